@@ -1,0 +1,1 @@
+"""Label Studio: labeling configs from the schema, pushing tasks and pre-annotations, pulling annotations."""

@@ -1,0 +1,1 @@
+"""Model-driven candidate generation: rationales, counterfactuals and QA-explanation triples."""

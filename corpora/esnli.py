@@ -1,0 +1,77 @@
+"""Importer for the e-SNLI release format (Camburu et al., 2018): parallel line files s1/s2/labels and
+three explanation files, one per crowd worker.
+
+Each pair becomes a source example (premise, hypothesis, gold label); each of its three explanations
+becomes a human QA-explanation annotation by annotators a1, a2, a3 in the round ``esnli-original``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from whyset.corpora.progress import progress
+from whyset.corpora.schema import ExplanationRecord, Provenance, QATriple, SourceExample
+from whyset.corpora.store import CorpusStore
+
+from whyset.errors import WhysetError
+
+LABELS = ("entailment", "neutral", "contradiction")
+ROUND_ID = "esnli-original"
+QUESTION = "Why does the premise lead to this relation with the hypothesis?"
+LICENSE = "MIT"
+ATTRIBUTION = (
+    "e-SNLI, Camburu et al., 'e-SNLI: Natural Language Inference with Natural Language Explanations', "
+    "NeurIPS 2018; Copyright 2019 Oana-Maria Camburu. Premise/hypothesis pairs from SNLI (Bowman et al., 2015)."
+)
+ANNOTATORS = ("a1", "a2", "a3")
+
+
+def _lines(folder: Path, name: str) -> list[str]:
+    path = folder / name
+    if not path.exists():
+        raise WhysetError(f"{path}: missing (an e-SNLI folder has s1, s2, labels and 3 explanation files)")
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def read_esnli(folder: Path, split: str = "dev", limit: int | None = None
+               ) -> tuple[list[SourceExample], list[ExplanationRecord]]:
+    """Parse an e-SNLI split folder into sources and annotations without touching any store."""
+    premises = _lines(folder, f"s1.{split}")
+    hypotheses = _lines(folder, f"s2.{split}")
+    labels = _lines(folder, f"labels.{split}")
+    explanations = [_lines(folder, f"preproc1_expl_{i}.{split}") for i in (1, 2, 3)]
+    for name, column in [("s2", hypotheses), ("labels", labels)] + [(f"expl_{i}", e) for i, e in enumerate(explanations, 1)]:
+        if len(column) != len(premises):
+            raise WhysetError(f"{folder}: {name}.{split} has {len(column)} lines but s1.{split} has {len(premises)}")
+    count = len(premises) if limit is None else min(limit, len(premises))
+    sources, records = [], []
+    for row in progress(range(count), f"parsing e-SNLI {split}"):
+        label = labels[row].strip()
+        if label not in LABELS:
+            raise WhysetError(f"{folder / f'labels.{split}'}:{row + 1}: field 'label': unknown label {label!r}")
+        fields = {"premise": premises[row].strip(), "hypothesis": hypotheses[row].strip()}
+        source = SourceExample(
+            id=SourceExample.make_id("esnli", split, row, fields, label), dataset="esnli", split=split, row=row,
+            fields=fields, label=label, license=LICENSE, attribution=ATTRIBUTION,
+        )
+        sources.append(source)
+        for annotator, texts in zip(ANNOTATORS, explanations, strict=True):
+            triple = QATriple(question=QUESTION, answer=label, explanation=texts[row].strip())
+            records.append(ExplanationRecord(
+                id=ExplanationRecord.make_id(source.id, "annotation", ROUND_ID, triple, annotator),
+                source_id=source.id, role="annotation", round_id=ROUND_ID, explanation=triple,
+                provenance=Provenance(origin="human", agent_id=annotator),
+            ))
+    return sources, records
+
+
+def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: int | None = None) -> dict[str, int]:
+    """Import one e-SNLI split into the store in a single transaction. Returns counts of new rows."""
+    sources, records = read_esnli(folder, split, limit)
+    with store.transaction():
+        store.declare_labels(LABELS)
+        store.add_round(ROUND_ID, "e-SNLI original explanations", "qa", guideline_version="e-SNLI 2018",
+                        details={"annotators": list(ANNOTATORS)})
+        new_sources = store.add_sources(sources)
+        new_annotations = store.add_explanations(records)
+    return {"sources": new_sources, "annotations": new_annotations}

@@ -1,0 +1,40 @@
+"""Shared fixtures. Real data comes from ../shared/data/esnli-dev beside the repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from whyset.corpora.esnli import import_esnli
+from whyset.corpora.store import CorpusStore
+
+REPO = Path(__file__).resolve().parents[1]
+ESNLI_DIR = REPO.parent / "shared" / "data" / "esnli-dev"
+
+
+@pytest.fixture(scope="session")
+def esnli_dir() -> Path:
+    if not ESNLI_DIR.exists():
+        pytest.fail(f"{ESNLI_DIR} is missing: the repository must sit beside ../shared")
+    return ESNLI_DIR
+
+
+def load_export(out: Path, config: str | None = None, cache: Path | None = None):
+    """``datasets.load_dataset`` on an export folder with a cache of its own: datasets 5.2 keys the cache
+    of a local folder by folder name and config only, so two exports named alike would share it."""
+    import datasets
+
+    return datasets.load_dataset(str(out), config, cache_dir=str(cache or out.parent / ".hf-cache"))
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with CorpusStore(tmp_path / "corpus.duckdb") as db:
+        yield db
+
+
+@pytest.fixture
+def esnli_store(store: CorpusStore, esnli_dir: Path) -> CorpusStore:
+    """A store with the first 60 e-SNLI dev pairs and their 180 human explanations."""
+    import_esnli(store, esnli_dir, limit=60)
+    return store

@@ -1,0 +1,44 @@
+"""The full bundled e-SNLI dev split, checked against its published composition."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from whyset.corpora.esnli import import_esnli, read_esnli
+from whyset.corpora.store import CorpusStore
+
+from whyset.errors import WhysetError
+
+
+def test_full_dev_split_counts_match_snli_dev(store: CorpusStore, esnli_dir: Path):
+    assert import_esnli(store, esnli_dir) == {"sources": 9842, "annotations": 29526}
+    # SNLI 1.0 dev (Bowman et al., 2015): 9,842 pairs with a gold label: 3,329 / 3,235 / 3,278
+    labels = Counter(label for (label,) in store.con.execute("SELECT label FROM sources").fetchall())
+    assert labels == {"entailment": 3329, "neutral": 3235, "contradiction": 3278}
+    per_annotator = dict(store.con.execute(
+        "SELECT agent_id, count(*) FROM annotations GROUP BY agent_id ORDER BY agent_id").fetchall())
+    assert per_annotator == {"a1": 9842, "a2": 9842, "a3": 9842}
+    # re-import adds nothing
+    assert import_esnli(store, esnli_dir) == {"sources": 0, "annotations": 0}
+
+
+def test_first_pair_is_parsed_exactly(esnli_dir: Path):
+    sources, records = read_esnli(esnli_dir, limit=1)
+    assert sources[0].fields == {
+        "premise": "Two women are embracing while holding to go packages .",
+        "hypothesis": "The sisters are hugging goodbye while holding to go packages after just eating lunch .",
+    }
+    assert sources[0].label == "neutral" and sources[0].license == "MIT"
+    assert [r.provenance.agent_id for r in records] == ["a1", "a2", "a3"]
+    assert records[0].explanation.explanation == "the to go packages may not be from lunch ."
+
+
+def test_misaligned_files_are_reported(tmp_path: Path, esnli_dir: Path):
+    for name in ("s1.dev", "s2.dev", "labels.dev", "preproc1_expl_1.dev", "preproc1_expl_2.dev",
+                 "preproc1_expl_3.dev"):
+        lines = (esnli_dir / name).read_text().splitlines()[:5]
+        (tmp_path / name).write_text("\n".join(lines[:4] if name == "s2.dev" else lines) + "\n")
+    with pytest.raises(WhysetError, match="s2.dev has 4 lines but s1.dev has 5"):
+        read_esnli(tmp_path)

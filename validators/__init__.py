@@ -1,0 +1,1 @@
+"""Agreement, explanation quality and the corpus gates that must pass before export."""

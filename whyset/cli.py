@@ -1,0 +1,164 @@
+"""The ``whyset`` command line. Each command is a thin shell over a library function."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from whyset.errors import WhysetError
+
+app = typer.Typer(help="Build explanation corpora with human-checked reasons.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+import_app = typer.Typer(help="Bring source examples and explanations into the store.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+# User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
+console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+
+StoreOption = Annotated[Path, typer.Option("--store", "-s", envvar="WHYSET_STORE",
+                                           help="DuckDB file of the corpus project.")]
+DEFAULT_STORE = Path("whyset.duckdb")
+
+
+def _open(store: Path):
+    from whyset.corpora.store import CorpusStore
+
+    return CorpusStore(store)
+
+
+@app.command()
+def init(
+    labels: Annotated[str, typer.Option(help="Comma-separated label set, e.g. entailment,neutral,contradiction")],
+    name: Annotated[str | None, typer.Option(help="Dataset name used in exports.")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Create (or extend) a corpus store with its label set."""
+    with _open(store) as db, db.transaction():
+        db.declare_labels([label.strip() for label in labels.split(",") if label.strip()])
+        if name:
+            db.set_setting("name", name)
+        console.print(f"{store}: labels {', '.join(db.labels)}")
+
+
+@import_app.command("esnli")
+def import_esnli_cmd(
+    folder: Annotated[Path, typer.Argument(help="Folder with s1/s2/labels/preproc1_expl_{1,2,3} files.")],
+    split: Annotated[str, typer.Option(help="Split suffix of the files (dev, train, test).")] = "dev",
+    limit: Annotated[int | None, typer.Option(help="Import only the first N pairs.")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import e-SNLI: pairs as sources, the three explanations as annotators a1, a2, a3."""
+    from whyset.corpora.esnli import import_esnli
+
+    with _open(store) as db:
+        new = import_esnli(db, folder, split, limit)
+        if db.get_setting("name") is None:
+            db.set_setting("name", "esnli-explanations")
+        console.print(f"{store}: {new['sources']} new source examples, {new['annotations']} new annotations "
+                      f"({db.count('sources')} / {db.count('annotations')} in store)")
+
+
+@import_app.command("sources")
+def import_sources_cmd(
+    path: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet file, or a `datasets` save_to_disk folder.")],
+    field: Annotated[list[str], typer.Option("--field", "-f", help="NAME=COLUMN text field mapping (repeatable).")],
+    dataset: Annotated[str, typer.Option(help="Source dataset name recorded with each example.")],
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl|csv|parquet|hf-disk (default: from the path).")] = None,
+    split: Annotated[str, typer.Option(help="Split name when the file has none.")] = "train",
+    label: Annotated[str | None, typer.Option(help="Column holding the gold label.")] = None,
+    labels: Annotated[str | None, typer.Option(help="Comma-separated label set to declare.")] = None,
+    license_id: Annotated[str | None, typer.Option("--license", help="SPDX licence id of the whole file.")] = None,
+    license_column: Annotated[str | None, typer.Option(help="Column with a per-row SPDX licence id.")] = None,
+    attribution: Annotated[str | None, typer.Option(help="Attribution / citation text.")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import a table of source examples through a column mapping."""
+    from whyset.corpora.importers import ColumnMapping, import_sources
+    from whyset.corpora.licenses import canonical
+
+    mapping = ColumnMapping.parse(field, label=label, license=canonical(license_id) if license_id else None,
+                                  license_column=license_column, attribution=attribution)
+    declared = [item.strip() for item in (labels or "").split(",") if item.strip()]
+    with _open(store) as db:
+        read, new = import_sources(db, path, fmt or _guess_format(path), mapping, dataset, split, declared)
+        console.print(f"{path}: {read} rows read, {new} new source examples ({db.count('sources')} in store)")
+
+
+def _guess_format(path: Path) -> str:
+    if path.is_dir():
+        return "hf-disk"
+    suffix = path.suffix.lower().lstrip(".")
+    return {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet"}.get(suffix, suffix)
+
+
+@import_app.command("explanations")
+def import_explanations_cmd(
+    path: Annotated[Path, typer.Argument(help="JSONL of explanation records (see README).")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Import rationales, counterfactuals or QA-explanation triples as candidates or annotations."""
+    from whyset.corpora.importers import import_explanations
+
+    with _open(store) as db:
+        read, new = import_explanations(db, path)
+        console.print(f"{path}: {read} records read, {new} new")
+
+
+@app.command()
+def export(
+    out: Annotated[Path, typer.Argument(help="Dataset directory to write (created or updated).")],
+    version: Annotated[str | None, typer.Option(help="Semantic version; default: bump if data changed.")] = None,
+    bump: Annotated[str, typer.Option(help="major|minor|patch when no --version is given.")] = "minor",
+    license_id: Annotated[str | None, typer.Option("--license", help="Release licence (SPDX id).")] = None,
+    override_license: Annotated[str | None, typer.Option(
+        help="Release despite missing/incompatible licences; the REASON goes into the dataset card.")] = None,
+    include_candidates: Annotated[bool, typer.Option(help="Also export unreviewed model candidates.")] = False,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Export a versioned Hugging Face dataset (Parquet + card + provenance + CHANGELOG + Croissant)."""
+    from whyset.corpora.export import export_dataset
+
+    with _open(store) as db:
+        result = export_dataset(db, out, version=version, bump=bump, license_id=license_id,
+                                override=override_license, include_candidates=include_candidates)
+    state = "new version" if result.new_version else "unchanged data, same version"
+    console.print(f"{out}: version {result.version} ({state}), licence {result.license}, "
+                  + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+
+
+@app.command()
+def publish(
+    out: Annotated[Path, typer.Argument(help="A directory written by `whyset export`.")],
+    repo_id: Annotated[str, typer.Option(help="Hub dataset repo, e.g. my-org/my-corpus.")],
+    private: Annotated[bool, typer.Option(help="Create the repo as private.")] = False,
+) -> None:
+    """Upload an export to the Hugging Face Hub and tag it v<version> (token from HF_TOKEN or login)."""
+    from whyset.corpora.hub import publish as publish_to_hub
+
+    tag = publish_to_hub(out, repo_id, private=private)
+    console.print(f"{repo_id}: uploaded {out}, tagged {tag}")
+
+
+@app.command()
+def info(store: StoreOption = DEFAULT_STORE) -> None:
+    """Counts per table, label set, schema version and release history."""
+    with _open(store) as db:
+        console.print(f"store {store} (schema v{db.schema_version}), labels: {', '.join(db.labels) or 'none'}")
+        for table in ("sources", "candidates", "rounds", "annotations", "validation_results"):
+            console.print(f"  {table}: {db.count(table)}")
+        for entry in db.exports():
+            console.print(f"  release {entry['version']} ({entry['created_at']:%Y-%m-%d}, {entry['license']})")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one line on stderr and exit status 1."""
+    try:
+        app(args=argv, prog_name="whyset")
+    except WhysetError as exc:
+        Console(stderr=True, soft_wrap=True, highlight=False, emoji=False).print(
+            f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(1)
