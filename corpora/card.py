@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
+
 from whyset.corpora.licenses import hub_license_id
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.tables import ConfigTable
@@ -71,6 +72,14 @@ def render_card(name: str, tables: list[ConfigTable], provenance: dict[str, Any]
     ]
     if lic["override"]:
         lines += ["", f"**Licence check overridden by the publisher.** Reason given: {lic['override']}"]
+    gates = provenance.get("quality_gates")
+    if gates:
+        lines += ["", "## Quality gates", "", f"Checked with `{gates['file']}` (validation run {gates['run_id']}):", "",
+                  "| metric | value | rule | result |", "|---|---|---|---|"]
+        lines += [f"| {g['metric']} | {'n/a' if g['value'] is None else format(g['value'], '.4g')} | {g['rule']} | "
+                  f"{'pass' if g['passed'] else 'FAIL'} |" for g in gates["results"]]
+        if gates["override"]:
+            lines += ["", f"**Failed gates overridden by the publisher.** Reason given: {gates['override']}"]
     lines += ["", "## Sources and attribution", ""]
     lines += [f"- {s['dataset']} ({s['split']}, {s['examples']} examples, {s['license'] or 'no licence'}): "
               f"{s['attribution'] or 'no attribution given'}" for s in provenance["sources"]]

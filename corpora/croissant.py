@@ -11,6 +11,7 @@ from typing import Any
 
 import mlcroissant as mlc
 from datasets import List, Value
+
 from whyset.corpora.tables import ConfigTable
 
 _DATA_TYPES = {"string": mlc.DataType.TEXT, "int64": mlc.DataType.INTEGER, "float64": mlc.DataType.FLOAT,

@@ -12,7 +12,6 @@ from pathlib import Path
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord, Provenance, QATriple, SourceExample
 from whyset.corpora.store import CorpusStore
-
 from whyset.errors import WhysetError
 
 LABELS = ("entailment", "neutral", "contradiction")

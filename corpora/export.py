@@ -27,14 +27,14 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from whyset import __version__
 from whyset.corpora import licenses
 from whyset.corpora.card import render_card, render_changelog
 from whyset.corpora.croissant import croissant_jsonld
 from whyset.corpora.schema import SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.tables import ConfigTable, build_tables
-
-from whyset import __version__
 from whyset.errors import WhysetError
 
 SHARD_ROWS = 100_000
@@ -61,6 +61,7 @@ def export_dataset(
     license_id: str | None = None,
     override: str | None = None,
     include_candidates: bool = False,
+    gates: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Write the dataset directory; refuses (WhysetError) on licence problems unless ``override`` says why."""
     sources = list(store.iter_sources())
@@ -83,6 +84,7 @@ def export_dataset(
 
     name = store.get_setting("name", store.path.stem)
     provenance = _provenance_summary(store, sources, tables, files, staging, release, override, chosen, fingerprint)
+    provenance["quality_gates"] = gates
     (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     (staging / "CHANGELOG.md").write_text(render_changelog(name, releases))
     (staging / "README.md").write_text(render_card(name, tables, provenance, store))

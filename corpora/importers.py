@@ -15,10 +15,10 @@ from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
+
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.store import CorpusStore
-
 from whyset.errors import WhysetError
 
 FORMATS = ("jsonl", "csv", "parquet", "hf-disk")

@@ -17,13 +17,13 @@ from typing import Any, Self
 
 import duckdb
 import pyarrow as pa
+
 from whyset.corpora.schema import (
     ExplanationRecord,
     SourceExample,
     check_against_source,
     labels_of,
 )
-
 from whyset.errors import WhysetError
 
 MIGRATIONS = "migrations"

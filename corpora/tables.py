@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from datasets import Features, Value
+
 from whyset.corpora.features import dump_row, model_features
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import PAYLOAD_MODELS, ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
-
 from whyset.errors import WhysetError
 
 KIND_CONFIGS = {"rationale": "rationales", "counterfactual": "counterfactuals", "qa": "qa_explanations"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from whyset.corpora.esnli import import_esnli
 from whyset.corpora.store import CorpusStore
 

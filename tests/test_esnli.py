@@ -6,9 +6,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from whyset.corpora.esnli import import_esnli, read_esnli
 from whyset.corpora.store import CorpusStore
-
 from whyset.errors import WhysetError
 
 

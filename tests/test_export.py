@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import mlcroissant as mlc
 import pytest
 import yaml
+
+from tests.conftest import load_export
 from whyset.corpora.export import bump_version, export_dataset
 from whyset.corpora.hub import publish
 from whyset.corpora.schema import (
@@ -19,8 +21,6 @@ from whyset.corpora.schema import (
     Span,
 )
 from whyset.corpora.store import CorpusStore
-
-from tests.conftest import load_export
 from whyset.errors import WhysetError
 
 

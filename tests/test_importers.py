@@ -6,9 +6,9 @@ from pathlib import Path
 import datasets
 import pandas as pd
 import pytest
+
 from whyset.corpora.importers import ColumnMapping, import_explanations, import_sources
 from whyset.corpora.store import CorpusStore
-
 from whyset.errors import WhysetError
 
 ROWS = [

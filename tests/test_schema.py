@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+
 from whyset.corpora.schema import (
     Counterfactual,
     Edit,
@@ -13,7 +14,6 @@ from whyset.corpora.schema import (
     check_against_source,
     content_id,
 )
-
 from whyset.errors import WhysetError
 
 SOURCE = SourceExample(

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from whyset.corpora.esnli import ROUND_ID
 from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
 from whyset.corpora.store import CorpusStore, _migrations
-
 from whyset.errors import WhysetError
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,8 +17,11 @@ app = typer.Typer(help="Build explanation corpora with human-checked reasons.", 
                   pretty_exceptions_enable=False, add_completion=False)
 import_app = typer.Typer(help="Bring source examples and explanations into the store.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+validate_app = typer.Typer(help="Agreement, explanation quality and corpus reports.", no_args_is_help=True)
+app.add_typer(validate_app, name="validate")
 # User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
 console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
 
 StoreOption = Annotated[Path, typer.Option("--store", "-s", envvar="WHYSET_STORE",
                                            help="DuckDB file of the corpus project.")]
@@ -117,17 +121,37 @@ def export(
     override_license: Annotated[str | None, typer.Option(
         help="Release despite missing/incompatible licences; the REASON goes into the dataset card.")] = None,
     include_candidates: Annotated[bool, typer.Option(help="Also export unreviewed model candidates.")] = False,
+    gates: Annotated[Path | None, typer.Option(help="Gate file (TOML) that validation must pass.")] = None,
+    override_gates: Annotated[str | None, typer.Option(
+        help="Release despite failed gates; the REASON goes into the dataset card.")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Export a versioned Hugging Face dataset (Parquet + card + provenance + CHANGELOG + Croissant)."""
     from whyset.corpora.export import export_dataset
 
     with _open(store) as db:
+        gate_record = _check_gates(db, gates, override_gates) if gates else None
         result = export_dataset(db, out, version=version, bump=bump, license_id=license_id,
-                                override=override_license, include_candidates=include_candidates)
+                                override=override_license, include_candidates=include_candidates,
+                                gates=gate_record)
     state = "new version" if result.new_version else "unchanged data, same version"
     console.print(f"{out}: version {result.version} ({state}), licence {result.license}, "
                   + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
+
+
+def _check_gates(db, gates: Path, override: str | None) -> dict:
+    """Validate the store, evaluate the gates, refuse on failure unless overridden; returns the record."""
+    from whyset.validators.gates import evaluate, failure_message, load_gates
+    from whyset.validators.store_validation import run_validation
+
+    rules = load_gates(gates)
+    results = run_validation(db, n_boot=200)
+    rows = evaluate(rules, results)
+    if not all(r["passed"] for r in rows):
+        if not override:
+            raise WhysetError(failure_message(rows, results))
+        err_console.print(f"warning: {escape(failure_message(rows, results))}; overridden")
+    return {"file": gates.name, "run_id": results["run_id"], "results": rows, "override": override}
 
 
 @app.command()
@@ -154,11 +178,77 @@ def info(store: StoreOption = DEFAULT_STORE) -> None:
             console.print(f"  release {entry['version']} ({entry['created_at']:%Y-%m-%d}, {entry['license']})")
 
 
+@validate_app.command("agreement")
+def validate_agreement(
+    path: Annotated[Path, typer.Argument(help='JSONL lines {"item": ..., "annotator": ..., "value": ...}.')],
+    kind: Annotated[str, typer.Option(help="label | span | text")] = "label",
+    level: Annotated[str, typer.Option(help="nominal | ordinal | interval | ratio (labels only)")] = "nominal",
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for alpha's 95% interval (0: none).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object with every figure.")] = False,
+) -> None:
+    """Inter-annotator agreement on any annotation export, not only whyset stores."""
+    from whyset.validators.agreement import agreement
+    from whyset.validators.ratings import read_ratings
+
+    if kind not in ("label", "span", "text"):
+        raise WhysetError(f"--kind {kind!r}: choose label, span or text")
+    result = agreement(read_ratings(path, kind), level, n_boot=bootstrap, seed=seed)  # type: ignore[arg-type]
+    for warning in result["warnings"]:
+        err_console.print(f"warning: {escape(warning)}")
+    if as_json:
+        print(json.dumps(result, sort_keys=True))
+        return
+    skip = {"pairs", "confusion", "per_annotator", "majority_rationale", "warnings"}
+    for key, value in result.items():
+        if key not in skip:
+            console.print(f"{key}: {_fmt(value)}")
+
+
+@validate_app.command("run")
+def validate_run(
+    report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path("validation-report.html"),
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for alpha's 95% interval (0: none).")] = 1000,
+    gates: Annotated[Path | None, typer.Option(help="Gate file (TOML) to evaluate and show.")] = None,
+    list_metrics: Annotated[bool, typer.Option(help="Print every figure's dotted name (for gate files).")] = False,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Agreement and corpus statistics of the store's annotations, saved in the store and as an HTML report."""
+    from whyset.validators.gates import evaluate, load_gates
+    from whyset.validators.report import write_report
+    from whyset.validators.store_validation import flat_metrics, run_validation
+
+    rules = load_gates(gates) if gates else []
+    with _open(store) as db:
+        results = run_validation(db, n_boot=bootstrap)
+        name = db.get_setting("name", db.path.stem)
+    rows = evaluate(rules, results) if rules else None
+    write_report(results, report, name, rows)
+    for kind, why in results["skipped"].items():
+        err_console.print(f"warning: {kind} agreement skipped: {escape(why)}")
+    figures = flat_metrics(results)
+    shown = figures if list_metrics else {k: v for k, v in figures.items() if k.count(".") == 1}
+    for metric, value in shown.items():
+        console.print(f"{metric} = {value:.4f}")
+    for row in rows or []:
+        console.print(f"gate {row['metric']} {row['rule']}: {'pass' if row['passed'] else 'FAIL'}")
+    console.print(f"report: {report.resolve()}")
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
+    return str(value)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     try:
         app(args=argv, prog_name="whyset")
     except WhysetError as exc:
-        Console(stderr=True, soft_wrap=True, highlight=False, emoji=False).print(
-            f"[bold red]error:[/] {escape(str(exc))}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(1)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from whyset.errors import WhysetError
+from whyset.validators.ratings import ratings_from_rows, read_ratings
+from whyset.validators.span_agreement import span_agreement
+from whyset.validators.text_agreement import text_agreement
+
+
+def test_span_agreement_hand_computed_on_characters():
+    # item x: a=[0,3) b=[0,5) -> union chars 0..4, a=11100 b=11111: F1 = 6/8, IoU = 3/5
+    # item y: a=[2,4) b=none  -> union chars 2..3, a=11 b=00:       F1 = 0,   IoU = 0
+    ratings = ratings_from_rows("span", [("x", "a", [(0, 3)]), ("x", "b", [(0, 5)]), ("y", "a", [(2, 4)]),
+                                         ("y", "b", []), ("z", "a", [(1, 2)])])
+    result = span_agreement(ratings, n_boot=0)
+    assert result["unit"] == "character" and result["units"] == 7
+    assert result["pairs"]["a|b"] == {"span_f1": pytest.approx(0.375), "span_iou": pytest.approx(0.3), "items": 2}
+    # binary nominal alpha on 7 units: pairs (1,1)x3, (0,1)x2, (1,0)x2 -> D_o = 4/7, D_e = 2*10*4/(14*13)
+    assert result["krippendorff_alpha"] == pytest.approx(1 - (4 / 7) / (80 / 182))
+    assert result["majority_rationale"] == {"x": [[0, 3]], "y": []}
+
+
+def test_span_agreement_on_tokens_with_majority_rationale(tmp_path: Path):
+    text = "the movie was not good at all"
+    lines = [{"item": "r1", "annotator": a, "value": v, "text": text} for a, v in
+             (("a", [[14, 22]]), ("b", [[10, 22]]), ("c", [[18, 22]]))]
+    path = tmp_path / "spans.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = span_agreement(read_ratings(path, "span"), n_boot=0)
+    assert result["unit"] == "token" and result["units"] == 7
+    assert result["majority_rationale"] == {"r1": [[14, 22]]}  # "not good": marked by a and b (and c for good)
+    assert result["pairs"]["a|c"]["span_iou"] == pytest.approx(0.5)
+
+
+def test_text_agreement_leave_one_out():
+    rows = [("1", "a", "a dog runs in the park"), ("1", "b", "a dog runs in the park"),
+            ("1", "c", "cats sleep all day long"), ("2", "a", "the sky is blue today"),
+            ("2", "b", "the sky is blue today"), ("2", "c", "nothing here matches at all")]
+    result = text_agreement(ratings_from_rows("text", rows), embed=lambda texts: np.array(
+        [[1.0, 0.0] if "dog" in t or "sky" in t else [0.0, 1.0] for t in texts]))
+    assert result["bleu_loo"]["a"] == pytest.approx(100.0) and result["bleu_loo"]["c"] < 5
+    assert result["rouge_l_loo"]["a"] == pytest.approx(1.0)
+    # a's texts vs {b (same), c (orthogonal)}: mean cosine 0.5; c vs {a, b}: 0
+    assert result["embedding_similarity_loo"] == {"a": 0.5, "b": 0.5, "c": 0.0}
+    assert result["bleu_signature"].startswith("nrefs:2|")
+
+
+@pytest.mark.slow
+def test_esnli_leave_one_out_bleu_for_all_three_annotators(esnli_dir: Path):
+    rows = [(str(i), f"a{k}", line.strip()) for k in (1, 2, 3)
+            for i, line in enumerate((esnli_dir / f"preproc1_expl_{k}.dev").read_text().splitlines())]
+    result = text_agreement(ratings_from_rows("text", rows))
+    assert result["items_per_annotator"] == {"a1": 9842, "a2": 9842, "a3": 9842}
+    # figures reported in the README; e-SNLI's paper gives 22.51 for explanation 3 vs 1+2 on its test split
+    assert {a: round(v, 2) for a, v in result["bleu_loo"].items()} == {"a1": 23.2, "a2": 22.67, "a3": 23.0}
+
+
+@pytest.mark.parametrize("line,message", [
+    ('{"item": 1, "annotator": "a", "value": "x"', r"bad.jsonl:2: invalid JSON"),
+    ('{"item": 1, "value": "x"}', r"bad.jsonl:2: field 'annotator': missing"),
+    ('{"item": 1, "annotator": "b", "value": [1, 2]}', r"bad.jsonl:2: field 'value': a label must be"),
+])
+def test_malformed_lines_are_named(tmp_path: Path, line: str, message: str):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"item": 1, "annotator": "a", "value": "x"}\n' + line + "\n")
+    with pytest.raises(WhysetError, match=message):
+        read_ratings(path, "label")
+
+
+def test_bad_spans_are_named(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"item": 1, "annotator": "a", "value": [[3, 2]]}\n')
+    with pytest.raises(WhysetError, match=r"s.jsonl:1: field 'value': span \[3, 2\] is empty"):
+        read_ratings(path, "span")
+    path.write_text('{"item": 1, "annotator": "a", "value": [[0, 20]], "text": "short"}\n')
+    with pytest.raises(WhysetError, match=r"outside the text \(length 5\)"):
+        read_ratings(path, "span")

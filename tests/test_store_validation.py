@@ -1,0 +1,126 @@
+"""Validation of a whyset store: agreement on its annotations, the saved run, HTML report and export gates."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
+from whyset.corpora.store import CorpusStore
+from whyset.errors import WhysetError
+from whyset.validators.gates import Gate, evaluate, load_gates
+from whyset.validators.report import write_report
+from whyset.validators.store_validation import run_validation
+
+WHYSET = Path(sys.executable).with_name("whyset")
+
+
+def _add_rationales(store: CorpusStore) -> None:
+    """Two annotators mark the first word of each premise; they disagree on the label of every 3rd item."""
+    records = []
+    for i, source in enumerate(sorted(store.iter_sources(), key=lambda s: s.row)):
+        word = source.fields["premise"].split()[0]
+        for annotator in ("r1", "r2"):
+            label = source.label if annotator == "r1" or i % 3 else "neutral" if source.label != "neutral" else "entailment"
+            rationale = Rationale(spans=[Span(field="premise", start=0, end=len(word), text=word)], label=label)
+            records.append(ExplanationRecord(
+                id=ExplanationRecord.make_id(source.id, "annotation", None, rationale, annotator),
+                source_id=source.id, role="annotation", explanation=rationale, lead_time=10.0 + i,
+                provenance=Provenance(origin="human", agent_id=annotator)))
+    store.add_explanations(records)
+
+
+def test_run_validation_covers_all_kinds_and_is_saved(esnli_store: CorpusStore):
+    _add_rationales(esnli_store)
+    results = run_validation(esnli_store, n_boot=50)
+    assert results["text"]["items_per_annotator"] == {"a1": 60, "a2": 60, "a3": 60}
+    assert set(results["text"]["bleu_loo"]) == {"a1", "a2", "a3"}
+    assert results["span"]["span_f1"] == 1.0 and results["span"]["unit"] == "token"
+    assert results["label"]["percent_agreement"] == pytest.approx(40 / 60)  # items 0, 3, ... disagree: 20 of 60
+    assert results["label"]["adjudication_items"] == 20
+    workload = {(w["annotator"], w["kind"]): w for w in results["corpus"]["workload"]}
+    assert workload[("r1", "rationale")]["annotations"] == 60
+    assert workload[("r1", "rationale")]["median_lead_time_s"] == pytest.approx(39.5)
+    saved = dict(esnli_store.con.execute(
+        "SELECT metric, value FROM validation_results WHERE run_id = ?", [results["run_id"]]).fetchall())
+    assert saved["label.percent_agreement"] == pytest.approx(40 / 60)
+    assert "full_report" in saved
+
+
+def test_report_is_html_with_tables_and_plots(esnli_store: CorpusStore, tmp_path: Path):
+    _add_rationales(esnli_store)
+    results = run_validation(esnli_store, n_boot=20)
+    gates = evaluate([Gate("label.krippendorff_alpha", min=0.8)], results)
+    html = write_report(results, tmp_path / "report.html", "demo", gates).read_text()
+    assert html.count("data:image/png;base64,") == 3  # corpus, text agreement, kappa heatmap
+    assert "Krippendorff&#39;s alpha (nominal)" in html or "Krippendorff's alpha (nominal)" in html
+    assert re.search(r"label.krippendorff_alpha</td><td>[-0-9.]+</td><td>&gt;= 0.8</td>\s*<td class=\"fail\">", html)
+    assert "routed to adjudication" in html
+
+
+def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnli_dir: Path):
+    from whyset.corpora.esnli import read_esnli
+
+    sources, records = read_esnli(esnli_dir, limit=10)
+    store.declare_labels(["entailment", "neutral", "contradiction"])
+    store.add_sources(sources)
+    store.add_round("esnli-original", "x", "qa")
+    store.add_explanations([r for r in records if r.provenance.agent_id == "a1"])
+    results = run_validation(store, n_boot=0)
+    assert results["skipped"] == {"text": "agreement needs at least 2 annotators; found 1 (a1)"}
+    assert "text" not in results and results["corpus"]["annotations"] == 10
+
+
+def test_store_without_annotations_is_a_clear_error(store: CorpusStore):
+    with pytest.raises(WhysetError, match="no human annotations to validate"):
+        run_validation(store)
+
+
+def test_gate_file_errors(tmp_path: Path):
+    path = tmp_path / "g.toml"
+    path.write_text('[[gate]]\nmetric = "text.bleu_loo_mean"\nminimum = 3\n')
+    with pytest.raises(WhysetError, match=r"gate\[0\]: needs 'metric' and 'min'.*minimum"):
+        load_gates(path)
+    path.write_text("[[gate]\n")
+    with pytest.raises(WhysetError, match="invalid TOML"):
+        load_gates(path)
+
+
+def test_export_refuses_failed_gates_and_records_override(tmp_path: Path, esnli_dir: Path):
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(WHYSET), *args], cwd=tmp_path, capture_output=True, text=True, check=False)
+
+    assert run("import", "esnli", str(esnli_dir), "--limit", "40").returncode == 0
+    (tmp_path / "gates.toml").write_text('[[gate]]\nmetric = "text.bleu_loo_mean"\nmin = 60\n\n'
+                                         '[[gate]]\nmetric = "corpus.sources"\nmin = 10\n')
+    refused = run("export", "out", "--gates", "gates.toml")
+    assert refused.returncode == 1 and not (tmp_path / "out").exists()
+    assert re.match(r"error: 1 gate\(s\) failed: text\.bleu_loo_mean = [0-9.]+ \(needs >= 60\); most disputed", refused.stderr)
+    done = run("export", "out", "--gates", "gates.toml", "--override-gates", "pilot, BLEU is a weak proxy")
+    assert done.returncode == 0, done.stderr
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "| corpus.sources | 40 | >= 10 | pass |" in card and "Reason given: pilot, BLEU is a weak proxy" in card
+    gates = json.loads((tmp_path / "out" / "provenance.json").read_text())["quality_gates"]
+    assert [g["passed"] for g in gates["results"]] == [False, True]
+
+
+def test_agreement_command_json(tmp_path: Path):
+    lines = [{"item": i, "annotator": a, "value": v} for i, row in enumerate([[1, 1, 2], [2, 2, 2], [3, 3, 1]])
+             for a, v in zip("xyz", row)]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    done = subprocess.run([str(WHYSET), "validate", "agreement", "r.jsonl", "--kind", "label", "--level", "ordinal",
+                           "--json", "--bootstrap", "0"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    import krippendorff
+    import numpy as np
+
+    expected = krippendorff.alpha(reliability_data=np.array([[1, 2, 3], [1, 2, 3], [2, 2, 1]], float),
+                                  level_of_measurement="ordinal")
+    assert result["krippendorff_alpha"] == pytest.approx(expected)
+    assert set(result) >= {"fleiss_kappa", "gwet_ac1", "percent_agreement", "pairs", "per_annotator"}

@@ -1,0 +1,86 @@
+"""Agreement on free-text explanations, per annotator against the others (leave-one-out).
+
+For annotator *a*: corpus BLEU (sacrebleu) of a's texts with the other annotators' texts of the same
+items as references, mean ROUGE-L F1 (rouge-score; best matching reference per item), and, when an
+embedding function is given, mean cosine similarity to the other annotators' texts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from rouge_score.rouge_scorer import RougeScorer
+from sacrebleu.metrics import BLEU
+
+from whyset.validators.ratings import Ratings
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+def _loo_pairs(ratings: Ratings, annotator: str) -> tuple[list[str], list[list[str]]]:
+    """(a's texts, the others' texts per item) over items where a and at least one other wrote."""
+    hypotheses, references = [], []
+    for by in ratings.values.values():
+        others = [text for other, text in sorted(by.items()) if other != annotator]
+        if annotator in by and others:
+            hypotheses.append(by[annotator])
+            references.append(others)
+    return hypotheses, references
+
+
+# force=True: corpora such as e-SNLI ship tokenized text, which sacrebleu would only warn about; the
+# signature (tokenizer 13a, exp smoothing) is reported with the scores so figures stay comparable.
+_BLEU = BLEU(force=True)
+
+
+def loo_bleu(hypotheses: list[str], references: list[list[str]]) -> float:
+    """Corpus BLEU with a variable number of references per item (missing ones are None)."""
+    width = max(len(r) for r in references)
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(width)]
+    return float(_BLEU.corpus_score(hypotheses, streams).score)
+
+
+def loo_rouge_l(hypotheses: list[str], references: list[list[str]]) -> float:
+    scorer = RougeScorer(["rougeL"])
+    return float(np.mean([scorer.score_multi(refs, hyp)["rougeL"].fmeasure
+                          for hyp, refs in zip(hypotheses, references, strict=True)]))
+
+
+def loo_embedding_similarity(hypotheses: list[str], references: list[list[str]], embed: Embed) -> float:
+    flat = [text for refs in references for text in refs]
+    vectors = embed(list(hypotheses) + flat)
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    hyp_vecs, ref_vecs = vectors[: len(hypotheses)], vectors[len(hypotheses):]
+    sims, cursor = [], 0
+    for i, refs in enumerate(references):
+        sims.append(float((ref_vecs[cursor: cursor + len(refs)] @ hyp_vecs[i]).mean()))
+        cursor += len(refs)
+    return float(np.mean(sims))
+
+
+def text_agreement(ratings: Ratings, embed: Embed | None = None) -> dict[str, Any]:
+    warnings = ratings.check_usable()
+    result: dict[str, Any] = {"kind": "text", "annotators": len(ratings.annotators), "items": len(ratings.values),
+                              "items_pairable": len(ratings.pairable_items()),
+                              "bleu_loo": {}, "rouge_l_loo": {}, "items_per_annotator": {}}
+    if embed is not None:
+        result["embedding_similarity_loo"] = {}
+    for annotator in ratings.annotators:
+        hypotheses, references = _loo_pairs(ratings, annotator)
+        result["items_per_annotator"][annotator] = len(hypotheses)
+        if not hypotheses:
+            warnings.append(f"annotator {annotator!r} shares no item with another annotator")
+            continue
+        result["bleu_loo"][annotator] = loo_bleu(hypotheses, references)
+        result["rouge_l_loo"][annotator] = loo_rouge_l(hypotheses, references)
+        if embed is not None:
+            result["embedding_similarity_loo"][annotator] = loo_embedding_similarity(hypotheses, references, embed)
+    if result["bleu_loo"]:
+        result["bleu_signature"] = str(_BLEU.get_signature())  # known only after a corpus has been scored
+    for key in ("bleu_loo", "rouge_l_loo", "embedding_similarity_loo"):
+        if result.get(key):
+            result[f"{key}_mean"] = float(np.mean(list(result[key].values())))
+    result["warnings"] = warnings
+    return result
