@@ -20,9 +20,12 @@ demo: $(STAMP)
 	rm -rf $(DEMO) && mkdir -p $(DEMO)
 	$(BIN)/whyset --help >/dev/null
 	$(BIN)/whyset import esnli $(SHARED)/data/esnli-dev --store $(DEMO)/esnli.duckdb
-	$(BIN)/whyset export $(DEMO)/dataset --store $(DEMO)/esnli.duckdb
+	$(BIN)/whyset validate run --store $(DEMO)/esnli.duckdb --gates examples/esnli-gates.toml \
+		--report $(DEMO)/validation-report.html
+	$(BIN)/whyset export $(DEMO)/dataset --store $(DEMO)/esnli.duckdb --gates examples/esnli-gates.toml
 	$(BIN)/whyset info --store $(DEMO)/esnli.duckdb
 	@echo "store:   $(DEMO)/esnli.duckdb"
+	@echo "report:  $(DEMO)/validation-report.html"
 	@echo "dataset: $(DEMO)/dataset  (datasets.load_dataset('$(DEMO)/dataset', 'qa_explanations'))"
 
 test: $(STAMP)
@@ -30,6 +33,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import_export.py --esnli $(SHARED)/data/esnli-dev
+	$(BIN)/python benchmarks/bench_agreement.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

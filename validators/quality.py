@@ -1,0 +1,91 @@
+"""Quality of counterfactuals and QA-explanation triples, for any classifier, LM scorer or embedder.
+
+The models are passed in as plain functions so the same figures work with the offline defaults, a
+user's checkpoint, or an OpenAI-compatible endpoint wrapped in a function:
+
+* ``predict(texts) -> (n, classes) probabilities``   (classifier, e.g. an NLI model)
+* ``loglik(texts) -> (n,) mean token log-likelihood`` (causal LM)
+* ``embed(texts) -> (n, d) vectors``                  (sentence embeddings, e.g. MiniLM)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+from whyset.validators.faithfulness import Predict
+from whyset.validators.text_agreement import Embed
+
+LogLik = Callable[[Sequence[str]], np.ndarray]
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def counterfactual_quality(originals: Sequence[str], edited: Sequence[str], targets: Sequence[int], predict: Predict,
+                           loglik: LogLik | None = None, embed: Embed | None = None,
+                           groups: Sequence[str] | None = None) -> dict[str, Any]:
+    """Flip rate, token edit distance, fluency (LM log-likelihood) and diversity of a counterfactual set.
+
+    ``groups`` names the original of each counterfactual; diversity is the mean pairwise cosine distance
+    between counterfactuals of the same original (how different the alternatives are from each other).
+    """
+    flipped = predict(list(edited)).argmax(axis=1) == np.asarray(targets)
+    distances = [Levenshtein.distance(o.split(), e.split()) for o, e in zip(originals, edited, strict=True)]
+    normalized = [d / max(len(o.split()), len(e.split()), 1) for d, o, e in zip(distances, originals, edited,
+                                                                                strict=True)]
+    result: dict[str, Any] = {"counterfactuals": len(edited), "flip_rate": float(flipped.mean()),
+                              "flipped": flipped.tolist(), "token_edit_distance": float(np.mean(distances)),
+                              "normalized_edit_distance": float(np.mean(normalized))}
+    if loglik is not None:
+        after, before = np.asarray(loglik(list(edited))), np.asarray(loglik(list(originals)))
+        result |= {"fluency_loglik": float(after.mean()), "fluency_delta": float((after - before).mean())}
+    if embed is not None and groups is not None:
+        vectors = _unit(np.asarray(embed(list(edited))))
+        by_group: dict[str, list[int]] = {}
+        for i, group in enumerate(groups):
+            by_group.setdefault(group, []).append(i)
+        spreads = [1 - float(vectors[i] @ vectors[j]) for members in by_group.values()
+                   for i, j in combinations(members, 2)]
+        result["diversity"] = float(np.mean(spreads)) if spreads else None
+    return result
+
+
+def qa_quality(passages: Sequence[str], answers: Sequence[str], explanations: Sequence[str],
+               labels: Sequence[int] | None = None, predict: Predict | None = None, embed: Embed | None = None,
+               restate_threshold: float = 0.9, duplicate_threshold: float = 0.95) -> dict[str, Any]:
+    """Grounding, support, restatement and duplicates of QA-explanation triples.
+
+    * grounded: the normalized answer occurs in the normalized passage;
+    * supports label: ``predict`` on the explanation alone gives the triple's label (a classifier or NLI
+      check; skipped without one);
+    * restates input: explanation and passage embeddings closer than ``restate_threshold`` (cosine);
+    * duplicates: identical normalized explanations, plus near-duplicates above ``duplicate_threshold``.
+    """
+    grounded = [normalize(a) in normalize(p) for a, p in zip(answers, passages, strict=True)]
+    norm = [normalize(e) for e in explanations]
+    exact = sum(n - 1 for n in Counter(norm).values())
+    result: dict[str, Any] = {"triples": len(explanations), "answer_grounded_rate": float(np.mean(grounded)),
+                              "exact_duplicates": exact}
+    if predict is not None and labels is not None:
+        supported = predict(list(explanations)).argmax(axis=1) == np.asarray(labels)
+        result["supports_label_rate"] = float(supported.mean())
+    if embed is not None:
+        vectors = _unit(np.asarray(embed(list(explanations) + list(passages))))
+        expl, pas = vectors[: len(explanations)], vectors[len(explanations):]
+        result["restates_input_rate"] = float(((expl * pas).sum(axis=1) >= restate_threshold).mean())
+        similarity = expl @ expl.T
+        upper = np.triu(similarity, k=1)
+        result["near_duplicate_pairs"] = int((upper >= duplicate_threshold).sum())
+    return result
