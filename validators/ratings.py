@@ -9,7 +9,6 @@ label, a number, a list of ``[start, end]`` character spans, or a string. Span l
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -106,11 +105,3 @@ def ratings_from_rows(kind: Kind, rows: list[tuple[str, str, Any]]) -> Ratings:
         ratings.add(item, annotator, value, f"item {item}")
     return ratings
 
-
-def group_by_annotator(ratings: Ratings) -> dict[str, dict[str, Any]]:
-    """annotator -> item -> value."""
-    grouped: dict[str, dict[str, Any]] = defaultdict(dict)
-    for item, by_annotator in ratings.values.items():
-        for annotator, value in by_annotator.items():
-            grouped[annotator][item] = value
-    return dict(grouped)

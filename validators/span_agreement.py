@@ -62,7 +62,8 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
     row_of = {a: i for i, a in enumerate(annotators)}
     columns, pair_scores = [], {f"{a}|{b}": [] for a, b in combinations(annotators, 2)}
     majority = {}
-    for item in ratings.pairable_items():
+    pairable = ratings.pairable_items()
+    for item in pairable:
         by = ratings.values[item]
         units = units_for_item(by, ratings.texts.get(item))
         marked = {a: marks(spans, units) for a, spans in by.items()}
@@ -88,7 +89,7 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
     ious = [p["span_iou"] for p in pairs.values() if p["span_iou"] is not None]
     return {
         "kind": "span", "annotators": len(annotators), "items": len(ratings.values),
-        "items_pairable": len(ratings.pairable_items()), "units": int(matrix.shape[1]),
+        "items_pairable": len(pairable), "units": int(matrix.shape[1]),
         "unit": "token" if ratings.texts else "character",
         "krippendorff_alpha": alpha, "krippendorff_alpha_ci95": ci,
         "span_f1": float(np.mean(f1s)) if f1s else None, "span_iou": float(np.mean(ious)) if ious else None,
