@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -155,6 +157,15 @@ def test_croissant_validates_and_reads(esnli_store: CorpusStore, tmp_path: Path)
     records = list(dataset.records("examples"))
     assert len(records) == 60 and {r["examples/label"] for r in records} <= {
         b"entailment", b"neutral", b"contradiction"}
+
+
+def test_croissant_passes_the_mlcroissant_command_line_validator(esnli_store: CorpusStore, tmp_path: Path):
+    export_dataset(esnli_store, tmp_path / "ds")
+    validator = Path(sys.executable).with_name("mlcroissant")
+    done = subprocess.run([str(validator), "validate", "--jsonld", "croissant.json"], cwd=tmp_path / "ds",
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "error" not in done.stderr.lower()
 
 
 def test_provenance_file_lists_sources_producers_and_hashes(esnli_store: CorpusStore, tmp_path: Path):
