@@ -46,3 +46,11 @@ def test_qa_grounding_support_restatement_duplicates():
     assert result["supports_label_rate"] == pytest.approx(2 / 3)
     assert result["restates_input_rate"] == pytest.approx(1 / 3)  # third explanation = its passage
     assert result["near_duplicate_pairs"] == 1
+
+
+def test_near_duplicates_counted_across_blocks():
+    from whyset.validators.quality import _near_duplicate_pairs
+
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    # same-direction pairs: (0,2) (0,3) (2,3) (1,4) = 4, whatever the block size
+    assert _near_duplicate_pairs(vectors, 0.95, block=2) == _near_duplicate_pairs(vectors, 0.95, block=1024) == 4

@@ -64,12 +64,13 @@ def aopc(predict: Predict, texts: Sequence[str], token_scores: Sequence[np.ndarr
          bins: Sequence[float] = BINS, seed: int = 0) -> dict[str, Any]:
     """AOPC comprehensiveness and sufficiency for soft token scores, with an equal-size random baseline."""
     rng = np.random.default_rng(seed)
-    comp, suff, rcomp, rsuff = [], [], [], []
+    per_bin = []  # (comprehensiveness, sufficiency, random comprehensiveness, random sufficiency)
     for fraction in bins:
         masks = [top_k_mask(np.asarray(s, dtype=float), fraction) for s in token_scores]
         c, s = comprehensiveness_sufficiency(predict, texts, masks, targets)
         rc, rs = comprehensiveness_sufficiency(predict, texts, random_masks(masks, rng), targets)
-        comp.append(c.mean()), suff.append(s.mean()), rcomp.append(rc.mean()), rsuff.append(rs.mean())
+        per_bin.append((c.mean(), s.mean(), rc.mean(), rs.mean()))
+    comp, suff, rcomp, rsuff = (list(column) for column in zip(*per_bin, strict=True))
     return {"bins": list(bins), "aopc_comprehensiveness": float(np.mean(comp)),
             "aopc_sufficiency": float(np.mean(suff)), "random_aopc_comprehensiveness": float(np.mean(rcomp)),
             "random_aopc_sufficiency": float(np.mean(rsuff)),

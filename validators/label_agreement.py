@@ -9,12 +9,12 @@ and pulls its own pandas pipeline for a ten-line formula.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from itertools import combinations
 from typing import Any, Literal
 
 import krippendorff
 import numpy as np
-import pandas as pd
 from statsmodels.stats.inter_rater import cohens_kappa, fleiss_kappa
 
 from whyset.errors import WhysetError
@@ -143,11 +143,10 @@ def cohen(ratings: Ratings, a: str, b: str, categories: list[Any], level: Level)
 
 
 def _majority_of_rest(by_annotator: dict[str, Any], annotator: str) -> Any | None:
-    rest = pd.Series([v for a, v in by_annotator.items() if a != annotator])
-    if rest.empty:
+    top = Counter(v for a, v in by_annotator.items() if a != annotator).most_common(2)
+    if not top:
         return None
-    top = rest.value_counts()
-    return None if len(top) > 1 and top.iloc[0] == top.iloc[1] else top.index[0]
+    return None if len(top) > 1 and top[0][1] == top[1][1] else top[0][0]
 
 
 def label_agreement(ratings: Ratings, level: Level = "nominal", n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:

@@ -62,6 +62,16 @@ def counterfactual_quality(originals: Sequence[str], edited: Sequence[str], targ
     return result
 
 
+def _near_duplicate_pairs(unit_vectors: np.ndarray, threshold: float, block: int = 1024) -> int:
+    """Pairs i < j with cosine >= threshold, in row blocks so memory stays O(block x n), not O(n^2)."""
+    pairs = 0
+    for start in range(0, len(unit_vectors), block):
+        similarity = unit_vectors[start:start + block] @ unit_vectors.T
+        rows = np.arange(start, start + len(similarity))[:, None]
+        pairs += int(((similarity >= threshold) & (np.arange(len(unit_vectors))[None, :] > rows)).sum())
+    return pairs
+
+
 def qa_quality(passages: Sequence[str], answers: Sequence[str], explanations: Sequence[str],
                labels: Sequence[int] | None = None, predict: Predict | None = None, embed: Embed | None = None,
                restate_threshold: float = 0.9, duplicate_threshold: float = 0.95) -> dict[str, Any]:
@@ -85,7 +95,5 @@ def qa_quality(passages: Sequence[str], answers: Sequence[str], explanations: Se
         vectors = _unit(np.asarray(embed(list(explanations) + list(passages))))
         expl, pas = vectors[: len(explanations)], vectors[len(explanations):]
         result["restates_input_rate"] = float(((expl * pas).sum(axis=1) >= restate_threshold).mean())
-        similarity = expl @ expl.T
-        upper = np.triu(similarity, k=1)
-        result["near_duplicate_pairs"] = int((upper >= duplicate_threshold).sum())
+        result["near_duplicate_pairs"] = _near_duplicate_pairs(expl, duplicate_threshold)
     return result

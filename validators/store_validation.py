@@ -125,7 +125,7 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
             return
         if isinstance(value, (int, float)):
             flat[prefix] = float(value)
-        elif isinstance(value, dict) and prefix.split(".")[-1] not in ("hotspots", "majority_rationale", "confusion"):
+        elif isinstance(value, dict):  # lists (hot spots, confusion matrices, spans) are not figures
             for key, sub in value.items():
                 walk(f"{prefix}.{key}" if prefix else str(key), sub)
 
