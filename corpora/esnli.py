@@ -64,13 +64,20 @@ def read_esnli(folder: Path, split: str = "dev", limit: int | None = None
     return sources, records
 
 
-def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: int | None = None) -> dict[str, int]:
-    """Import one e-SNLI split into the store in a single transaction. Returns counts of new rows."""
+def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: int | None = None,
+                 explanations: bool = True) -> dict[str, int]:
+    """Import one e-SNLI split into the store in a single transaction. Returns counts of new rows.
+
+    ``explanations=False`` imports the pairs only, for when the human explanations should arrive through
+    annotation (the demo replays them through Label Studio)."""
     sources, records = read_esnli(folder, split, limit)
+    records = records if explanations else []
     with store.transaction():
         store.declare_labels(LABELS)
+        if store.get_setting("freetext_question") is None:
+            store.set_setting("freetext_question", QUESTION)
         store.add_round(ROUND_ID, "e-SNLI original explanations", "qa", guideline_version="e-SNLI 2018",
                         details={"annotators": list(ANNOTATORS)})
         new_sources = store.add_sources(sources)
-        new_annotations = store.add_explanations(records)
+        new_annotations = store.add_explanations(records) if records else 0
     return {"sources": new_sources, "annotations": new_annotations}

@@ -62,9 +62,16 @@ def export_dataset(
     override: str | None = None,
     include_candidates: bool = False,
     gates: dict[str, Any] | None = None,
+    annotated_only: bool = False,
 ) -> ExportResult:
-    """Write the dataset directory; refuses (WhysetError) on licence problems unless ``override`` says why."""
+    """Write the dataset directory; refuses (WhysetError) on licence problems unless ``override`` says why.
+
+    ``annotated_only`` keeps the source examples that have at least one human annotation: the corpus when
+    the store also holds unannotated examples (e.g. the rest of a split, used to train a builder's head)."""
     sources = list(store.iter_sources())
+    if annotated_only:
+        annotated = {row[0] for row in store.con.execute("SELECT DISTINCT source_id FROM annotations").fetchall()}
+        sources = [s for s in sources if s.id in annotated]
     if not sources:
         raise WhysetError(f"{store.path}: the store has no source examples to export")
     release = _check_licences(sources, license_id, override)

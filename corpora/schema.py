@@ -12,8 +12,10 @@ with the stored source at insert time.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -50,6 +52,7 @@ class Provenance(Record):
     prompt_hash: str | None = None
     decoding: dict[str, Any] | None = None
     seed: int | None = None
+    guideline_version: str | None = Field(default=None, description="annotation guideline a human worked under")
     tool_version: str = __version__
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -143,11 +146,25 @@ class ExplanationRecord(Record):
     explanation: Explanation
     provenance: Provenance
     lead_time: float | None = Field(default=None, ge=0, description="seconds the annotator spent")
+    scores: dict[str, Any] | None = Field(default=None, description="a builder's automatic scores of a candidate")
 
     @staticmethod
     def make_id(source_id: str, role: str, round_id: str | None, explanation: Record, agent_id: str) -> str:
         """Same content from the same agent in the same round is the same record: retries are idempotent."""
         return content_id("explanation", source_id, role, round_id, agent_id, explanation.model_dump(mode="json"))
+
+
+def word_edits(original: str, edited: str, edit_type: str) -> list[Edit]:
+    """Word-level edits (difflib over words and the whitespace between them) that turn ``original`` into
+    ``edited``: for counterfactuals whose text was written freely (an LLM rewrite, an annotator's correction)."""
+    tokens_a, tokens_b = re.findall(r"\S+|\s+", original), re.findall(r"\S+|\s+", edited)
+    offsets = [0]
+    for token in tokens_a:
+        offsets.append(offsets[-1] + len(token))
+    matcher = difflib.SequenceMatcher(a=tokens_a, b=tokens_b, autojunk=False)
+    return [Edit(start=offsets[i1], end=offsets[i2], old=original[offsets[i1]:offsets[i2]],
+                 new="".join(tokens_b[j1:j2]), edit_type=edit_type)
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
 
 
 def labels_of(explanation: Rationale | Counterfactual | QATriple) -> list[tuple[str, str]]:

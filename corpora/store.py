@@ -223,16 +223,18 @@ class CorpusStore:
         table_name = {"candidate": "candidates", "annotation": "annotations"}[role]
         round_col = "round_id" if role == "annotation" else "NULL"
         lead_col = "lead_time" if role == "annotation" else "NULL"
+        scores_col = "NULL" if role == "annotation" else "scores"
         cursor = self.con.cursor().execute(
-            f"SELECT id, source_id, {round_col}, payload, provenance, {lead_col} FROM {table_name} "
+            f"SELECT id, source_id, {round_col}, payload, provenance, {lead_col}, {scores_col} FROM {table_name} "
             "WHERE ? IS NULL OR kind = ? ORDER BY id",
             [kind, kind],
         )
         while batch := cursor.fetchmany(10_000):
-            for rid, source_id, round_id, payload, provenance, lead_time in batch:
+            for rid, source_id, round_id, payload, provenance, lead_time, scores in batch:
                 yield ExplanationRecord(
                     id=rid, source_id=source_id, role=role, round_id=round_id, lead_time=lead_time,
                     explanation=json.loads(payload), provenance=json.loads(provenance),
+                    scores=json.loads(scores) if scores else None,
                 )
 
     def exports(self) -> list[dict[str, Any]]:
@@ -279,6 +281,8 @@ def _explanation_table(records: Sequence[ExplanationRecord], with_round: bool) -
         "payload": [r.explanation.model_dump_json() for r in records],
         "provenance": [r.provenance.model_dump_json() for r in records],
     }
+    if not with_round:
+        columns["scores"] = pa.array([json.dumps(r.scores) if r.scores else None for r in records], pa.string())
     if with_round:
         columns["round_id"] = pa.array([r.round_id for r in records], pa.string())
         columns["lead_time"] = pa.array([r.lead_time for r in records], pa.float64())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ from whyset.corpora.store import CorpusStore
 
 REPO = Path(__file__).resolve().parents[1]
 ESNLI_DIR = REPO.parent / "shared" / "data" / "esnli-dev"
+# One model cache for every test and worker (the SmolLM2 conversion and WordNet copy happen once).
+os.environ.setdefault("WHYSET_MODEL_CACHE", str(REPO / "work" / "models"))
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ from whyset.errors import WhysetError
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     path = tmp_path / "c.duckdb"
     with CorpusStore(path) as db:
-        assert db.schema_version == max(v for v, _, _ in _migrations()) == 1
+        assert db.schema_version == max(v for v, _, _ in _migrations()) == 3
     with CorpusStore(path) as db:  # reopening must not re-run (it would fail on CREATE TABLE)
         rows = db.con.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "initial")]
+    assert rows == [(1, "initial"), (2, "label_studio"), (3, "builds")]
 
 
 def test_labels_can_grow_but_never_shrink(store: CorpusStore):

@@ -53,13 +53,15 @@ def import_esnli_cmd(
     folder: Annotated[Path, typer.Argument(help="Folder with s1/s2/labels/preproc1_expl_{1,2,3} files.")],
     split: Annotated[str, typer.Option(help="Split suffix of the files (dev, train, test).")] = "dev",
     limit: Annotated[int | None, typer.Option(help="Import only the first N pairs.")] = None,
+    explanations: Annotated[bool, typer.Option(help="Also import the human explanations (round esnli-original).")
+                            ] = True,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Import e-SNLI: pairs as sources, the three explanations as annotators a1, a2, a3."""
     from whyset.corpora.esnli import import_esnli
 
     with _open(store) as db:
-        new = import_esnli(db, folder, split, limit)
+        new = import_esnli(db, folder, split, limit, explanations)
         if db.get_setting("name") is None:
             db.set_setting("name", "esnli-explanations")
         console.print(f"{store}: {new['sources']} new source examples, {new['annotations']} new annotations "
@@ -121,6 +123,7 @@ def export(
     override_license: Annotated[str | None, typer.Option(
         help="Release despite missing/incompatible licences; the REASON goes into the dataset card.")] = None,
     include_candidates: Annotated[bool, typer.Option(help="Also export unreviewed model candidates.")] = False,
+    annotated_only: Annotated[bool, typer.Option(help="Only source examples with a human annotation.")] = False,
     gates: Annotated[Path | None, typer.Option(help="Gate file (TOML) that validation must pass.")] = None,
     override_gates: Annotated[str | None, typer.Option(
         help="Release despite failed gates; the REASON goes into the dataset card.")] = None,
@@ -133,6 +136,7 @@ def export(
         gate_record = _check_gates(db, gates, override_gates) if gates else None
         result = export_dataset(db, out, version=version, bump=bump, license_id=license_id,
                                 override=override_license, include_candidates=include_candidates,
+                                annotated_only=annotated_only,
                                 gates=gate_record)
     state = "new version" if result.new_version else "unchanged data, same version"
     console.print(f"{out}: version {result.version} ({state}), licence {result.license}, "
@@ -152,6 +156,24 @@ def _check_gates(db, gates: Path, override: str | None) -> dict:
             raise WhysetError(failure_message(rows, results))
         err_console.print(f"warning: {escape(failure_message(rows, results))}; overridden")
     return {"file": gates.name, "run_id": results["run_id"], "results": rows, "override": override}
+
+
+@app.command()
+def build(
+    recipe: Annotated[Path, typer.Argument(help="Recipe (TOML or YAML) naming sources, models and builders.")],
+    only: Annotated[list[str] | None, typer.Option("--only", help="Run only this builder id (repeatable).")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Generate candidates (rationales, counterfactuals, QA triples) with full provenance; resumable."""
+    from whyset.builders.run import build as run_build
+
+    with _open(store) as db:
+        reports = run_build(db, recipe, only)
+    for builder_id, r in reports.items():
+        rate = (r.sources - r.skipped) / r.seconds if r.seconds else 0.0
+        console.print(f"{builder_id}: {r.kept} kept, {r.rejected} rejected, {r.skipped} of {r.sources} sources "
+                      f"already built ({rate:.1f} sources/s)" + (f"; classifier {r.extra['classifier']}"
+                                                                 if r.extra else ""))
 
 
 @app.command()
@@ -243,6 +265,9 @@ def _fmt(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
+
+
+import whyset.studio_cli  # noqa: F401  (registers studio/push/pull/adjudicate on `app`)
 
 
 def main(argv: list[str] | None = None) -> None:

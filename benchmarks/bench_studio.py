@@ -1,0 +1,136 @@
+"""Benchmark: push 10,000 Label Studio tasks with predictions, annotate part of them through the API, pull.
+
+5,000 e-SNLI dev pairs, each with a rationale candidate (the hypothesis' last word), pushed to two
+annotators with k=2 (10,000 tasks, 10,000 predictions). ``--annotate`` tasks (default 2,000) are then
+annotated by their annotator through the REST API (4 client threads; one POST each, as people do), and the
+round is pulled back: snapshot exports of all 10,000 tasks with prediction bodies, client-side validation,
+store writes. Prints one Markdown row per phase as it finishes, then the client's peak RSS and the server's
+peak RSS (its process tree, sampled every 0.2 s).
+
+Run with `make bench-studio` (needs the Label Studio venv: `whyset studio install`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import signal
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+
+from whyset.annotation import server
+from whyset.annotation.accounts import ensure_annotators
+from whyset.annotation.client import StudioClient
+from whyset.annotation.pull import pull
+from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.corpora.esnli import import_esnli
+from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
+from whyset.corpora.store import CorpusStore
+
+
+class PeakRss:
+    """Peak resident memory of a process and its children, sampled in a background thread."""
+
+    def __init__(self, pid: int):
+        self.process, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                procs = [self.process, *self.process.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**20
+
+
+def candidates(store: CorpusStore) -> list[ExplanationRecord]:
+    records = []
+    for source in store.iter_sources():
+        hypothesis = source.fields["hypothesis"]
+        match = list(re.finditer(r"\w+", hypothesis))[-1]
+        span = Span(field="hypothesis", start=match.start(), end=match.end(), text=match.group(), score=0.5)
+        rationale = Rationale(spans=[span], label=source.label)
+        records.append(ExplanationRecord(
+            id=ExplanationRecord.make_id(source.id, "candidate", None, rationale, "last-word"), source_id=source.id,
+            role="candidate", explanation=rationale,
+            provenance=Provenance(origin="rule", agent_id="last-word", model_name="last-word-baseline")))
+    return records
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the server on a timeout
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--esnli", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=5000)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--annotate", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "studio"
+        home.mkdir()
+        (home / "venv").symlink_to(server.install().parent.parent.resolve(), target_is_directory=True)
+        connection = server.up(home, timeout=300)
+        memory = PeakRss(connection.pid)
+        try:
+            with CorpusStore(Path(tmp) / "bench.duckdb") as store:
+                import_esnli(store, args.esnli, limit=args.pairs)
+                store.add_explanations(candidates(store))
+                client = StudioClient(connection)
+                view = make_view(store, "rationale")
+                items = items_for(store, view)
+                accounts = ensure_annotators(client, ["alice", "bob"], home)
+                print(f"| phase | tasks | wall s | tasks/s |  (python {sys.version.split()[0]}, label-studio "
+                      f"{server.LABEL_STUDIO_VERSION}, SQLite)")
+                print("|---|---|---|---|", flush=True)
+
+                start = time.perf_counter()
+                report = push(store, client, "bench", view, items, ["alice", "bob"], 2, Guideline("bench", "b1"))
+                _row("push (tasks + predictions)", report.created, time.perf_counter() - start)
+
+                tasks = store.con.execute(
+                    "SELECT p.annotator, t.task_id, s.label, s.fields->>'premise' FROM studio_tasks t "
+                    "JOIN studio_projects p USING "
+                    "(server, project_id) JOIN sources s ON s.id = t.source_id ORDER BY t.task_id LIMIT ?",
+                    [args.annotate]).fetchall()
+                clients = {h: StudioClient(connection, token=a["token"]) for h, a in accounts.items()}
+                result = lambda label: [{"from_name": "label", "to_name": "premise", "type": "choices",
+                                         "value": {"choices": [label]}},
+                                        {"from_name": "evidence_premise", "to_name": "premise", "type": "labels",
+                                         "value": {"start": 0, "end": 1, "text": "A", "labels": ["evidence"]}}]
+                start = time.perf_counter()
+                with ThreadPoolExecutor(args.threads) as pool:
+                    list(pool.map(lambda t: clients[t[0]].annotate(t[1], result(t[2], t[3]), lead_time=1.0), tasks))
+                _row(f"annotate via API ({args.threads} threads)", len(tasks), time.perf_counter() - start)
+
+                start = time.perf_counter()
+                pulled = pull(store, client, "bench")
+                _row(f"pull: snapshot of {report.created} tasks, {dict(pulled.statuses)}", report.created,
+                     time.perf_counter() - start)
+        finally:
+            server_peak = memory.stop()
+            server.down(home)
+    client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS: client {client_peak:.0f} MB, server {server_peak:.0f} MB")
+
+
+def _row(name: str, count: int, seconds: float) -> None:
+    print(f"| {name} | {count} | {seconds:.1f} | {count / seconds:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

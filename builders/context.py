@@ -1,0 +1,129 @@
+"""What builders share during one build: the store, the recipe's models (each loaded once, on first use),
+and the helpers every builder needs to turn its output into provenance-carrying candidates."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from whyset.builders.classifier import (
+    EncoderClassifier,
+    SequenceClassifier,
+    linear_classifier,
+    prototype_classifier,
+)
+from whyset.builders.models import Generator, load_encoder, load_generator
+from whyset.builders.recipe import BuilderBase, Recipe
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample, content_id
+from whyset.corpora.store import CorpusStore
+from whyset.errors import WhysetError
+
+
+@dataclass
+class Rejected:
+    """A candidate a builder's checks refused, kept with the reason (and its payload, if it parsed)."""
+
+    source_id: str
+    builder_id: str
+    kind: str
+    reason: str
+    provenance: Provenance
+    payload: dict[str, Any] | None = None
+    scores: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return content_id("rejected", self.source_id, self.builder_id, self.kind, self.payload, self.reason,
+                          self.provenance.seed)
+
+
+@dataclass
+class BuildOutput:
+    kept: list[ExplanationRecord] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+class BuildContext:
+    def __init__(self, store: CorpusStore, recipe: Recipe, build_ids: set[str]):
+        self.store, self.recipe = store, recipe
+        self.build_ids = build_ids  # sources being built: never used as training data or exemplars
+        self.labels = store.labels
+        self.classifier_report: dict[str, Any] = {}
+
+    @cached_property
+    def fields(self) -> list[str]:
+        first = next(self.store.iter_sources(), None)
+        if first is None:
+            raise WhysetError(f"{self.store.path}: no source examples to build from")
+        return list(first.fields)
+
+    @cached_property
+    def classifier(self) -> EncoderClassifier | SequenceClassifier:
+        settings = self.recipe.classifier
+        if settings.model:
+            return SequenceClassifier(settings.model, self.fields, self.labels)
+        if settings.head == "prototype":
+            if not settings.descriptions or len(self.fields) != 1:
+                raise WhysetError("classifier.head = 'prototype' needs classifier.descriptions and one text field")
+            unknown = set(settings.descriptions) - set(self.labels)
+            if unknown or set(self.labels) - set(settings.descriptions):
+                raise WhysetError(f"classifier.descriptions must describe exactly the labels {self.labels}")
+            return prototype_classifier(self.recipe.models.encoder, self.fields[0],
+                                        {label: settings.descriptions[label] for label in self.labels})
+        train = [(s.id, s.fields, s.label) for s in self.store.iter_sources()
+                 if s.label is not None and s.id not in self.build_ids][: settings.train_limit]
+        classifier, self.classifier_report = linear_classifier(self.recipe.models.encoder, self.fields,
+                                                               self.labels, train)
+        return classifier
+
+    @cached_property
+    def generator(self) -> Generator:
+        return load_generator(self.recipe.models.generator, self.recipe.models.endpoint)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-normalised sentence embeddings from the recipe's encoder (mean pooling, as MiniLM is trained)."""
+        import torch
+
+        tokenizer, model = load_encoder(self.recipe.models.encoder)
+        out = []
+        with torch.no_grad():
+            for start in range(0, len(texts), 64):
+                batch = tokenizer(texts[start:start + 64], return_tensors="pt", padding=True, truncation=True)
+                hidden = model(**batch).last_hidden_state
+                mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+        return np.concatenate(out) if out else np.zeros((0, 1))
+
+    def provenance(self, settings: BuilderBase, origin: str, model: str | None, revision: str | None = None,
+                   prompt: str | None = None, seed: int | None = None, **decoding: Any) -> Provenance:
+        return Provenance(origin=origin, agent_id=settings.id, model_name=model, model_revision=revision,
+                          prompt_id=f"{settings.type}@{settings.config_hash}" if prompt else None,  # type: ignore[attr-defined]
+                          prompt_hash=prompt_hash(prompt) if prompt else None,
+                          decoding={"builder": settings.model_dump(exclude={"id", "batch_size", "limit"}), **decoding},
+                          seed=seed)
+
+    @staticmethod
+    def candidate(source: SourceExample, explanation: Any, provenance: Provenance,
+                  scores: dict[str, Any] | None = None) -> ExplanationRecord:
+        return ExplanationRecord(
+            id=ExplanationRecord.make_id(source.id, "candidate", None, explanation,
+                                         f"{provenance.agent_id}:{provenance.seed}"),
+            source_id=source.id, role="candidate", explanation=explanation, provenance=provenance, scores=scores)
+
+    def target_label(self, label: str | None, targets: dict[str, str] | None) -> str | None:
+        """The label an edit should flip to: the recipe's map, else the other label of a binary task."""
+        if label is None:
+            return None
+        if targets:
+            return targets.get(label)
+        others = [x for x in self.labels if x != label]
+        return others[0] if len(others) == 1 else None

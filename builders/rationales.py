@@ -1,0 +1,112 @@
+"""Rationale builders: attributions over the classifier, and evidence quoted by an LLM.
+
+The LLM's quotes are only ever *looked up* in the source: a quote that does not occur verbatim in a field
+is rejected (kept with the reason), and offsets are computed here, never taken from the model.
+"""
+
+from __future__ import annotations
+
+import re
+
+from whyset.builders.attribution import SpanRule, select_spans, token_attributions, word_scores
+from whyset.builders.context import BuildContext, BuildOutput, Rejected
+from whyset.builders.recipe import AttributionRationale, LLMRationale
+from whyset.corpora.schema import Rationale, SourceExample, Span
+
+QUOTE = re.compile(r'^[\s\-*•\d.)]*["“\']?(.+?)["”\']?\s*$')
+
+
+class AttributionRationaleBuilder:
+    kind = "rationale"
+
+    def __init__(self, settings: AttributionRationale):
+        self.settings = settings
+        self.rule = SpanRule(settings.select, settings.fraction, settings.threshold, settings.granularity)
+
+    def build(self, sources: list[SourceExample], ctx: BuildContext) -> BuildOutput:
+        out, classifier = BuildOutput(), ctx.classifier
+        for source in sources:
+            if source.label is None:
+                continue
+            target = classifier.labels.index(source.label)
+            encoded = classifier.encode(source.fields)
+            scores, delta = token_attributions(classifier, encoded, source.fields, target, self.settings.method,
+                                               self.settings.steps)
+            words = word_scores(encoded, source.fields, scores)
+            probs = classifier.predict_proba([source.fields])[0]
+            measured = {"p_label": round(float(probs[target]), 4),
+                        "predicted": classifier.labels[int(probs.argmax())],
+                        "attribution_sum": round(sum(float(s.sum()) for s in scores), 4)}
+            if delta is not None:
+                measured["convergence_delta"] = round(delta, 6)
+            provenance = ctx.provenance(self.settings, "model", classifier.name, target="logit_difference")
+            spans = select_spans(words, source.fields, self.rule)
+            if not spans:
+                out.rejected.append(Rejected(source.id, self.settings.id, self.kind,
+                                             "no word supports the label (all attributions <= 0)", provenance,
+                                             scores=measured))
+                continue
+            rationale = Rationale(spans=spans, granularity=self.settings.granularity, label=source.label)
+            out.kept.append(ctx.candidate(source, rationale, provenance, measured))
+        return out
+
+
+class LLMRationaleBuilder:
+    kind = "rationale"
+
+    def __init__(self, settings: LLMRationale):
+        self.settings = settings
+
+    def prompt(self, source: SourceExample) -> list[dict[str, str]]:
+        shown = "\n".join(f"{name}: {text}" for name, text in source.fields.items())
+        return [{"role": "system", "content": "You cite evidence. Reply only with short exact quotes, one per line."},
+                {"role": "user", "content": f"{shown}\nlabel: {source.label}\n"
+                                            "Quote the exact words from the text above that justify the label."}]
+
+    def build(self, sources: list[SourceExample], ctx: BuildContext) -> BuildOutput:
+        out = BuildOutput()
+        sources = [s for s in sources if s.label is not None]
+        if not sources:
+            return out
+        messages = [self.prompt(s) for s in sources]
+        texts = ctx.generator.generate(messages, self.settings.seed, self.settings.max_new_tokens,
+                                       self.settings.temperature)
+        for source, message, text in zip(sources, messages, texts, strict=True):
+            provenance = ctx.provenance(self.settings, "model", ctx.generator.name, ctx.generator.revision,
+                                        prompt=message[-1]["content"], seed=self.settings.seed,
+                                        max_new_tokens=self.settings.max_new_tokens,
+                                        temperature=self.settings.temperature)
+            spans, missing = verbatim_spans(text, source.fields)
+            for quote in missing:
+                out.rejected.append(Rejected(source.id, self.settings.id, self.kind,
+                                             f"quote not found verbatim in the source: {quote!r}", provenance,
+                                             payload={"quote": quote, "raw": text}))
+            if spans:
+                out.kept.append(ctx.candidate(source, Rationale(spans=spans, label=source.label), provenance,
+                                              {"quotes_kept": len(spans), "quotes_rejected": len(missing)}))
+            elif not missing:
+                out.rejected.append(Rejected(source.id, self.settings.id, self.kind, "no quote in the output",
+                                             provenance, payload={"raw": text}))
+        return out
+
+
+def verbatim_spans(text: str, fields: dict[str, str]) -> tuple[list[Span], list[str]]:
+    """Quotes (one per line) that occur verbatim in a field, as spans with computed offsets (first
+    occurrence, fields in order, duplicates and overlaps dropped); and the quotes that do not occur."""
+    spans: list[Span] = []
+    missing: list[str] = []
+    for line in text.splitlines():
+        match = QUOTE.match(line)
+        quote = match.group(1).strip() if match else ""
+        if len(quote) < 2:
+            continue
+        hit = next(((name, value.find(quote)) for name, value in fields.items() if value.find(quote) >= 0), None)
+        if hit is None:
+            missing.append(quote)
+            continue
+        name, start = hit
+        span = Span(field=name, start=start, end=start + len(quote), text=quote)
+        if not any(s.field == name and s.start < span.end and span.start < s.end for s in spans):
+            spans.append(span)
+    spans.sort(key=lambda s: (list(fields).index(s.field), s.start))
+    return spans, missing

@@ -1,0 +1,277 @@
+"""Integration tests against a real Label Studio 1.23.2 server: push, annotate as two users, pull, restart,
+interrupted pushes, bad input, adjudication."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.studio_support import start
+from whyset.annotation import server
+from whyset.annotation.accounts import ensure_annotators
+from whyset.annotation.adjudication import adjudication_items, disagreements
+from whyset.annotation.client import StudioClient
+from whyset.annotation.pull import pull
+from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.corpora.schema import (
+    Counterfactual,
+    Edit,
+    ExplanationRecord,
+    Provenance,
+    QATriple,
+    Rationale,
+    Span,
+)
+from whyset.corpora.store import CorpusStore
+from whyset.errors import WhysetError
+
+GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
+
+
+@pytest.fixture
+def studio(tmp_path: Path):
+    connection = start(tmp_path / "studio")
+    yield tmp_path / "studio", connection
+    server.down(tmp_path / "studio")
+
+
+def _candidate(source_id: str, explanation, model: str = "minilm-proto-ig", revision: str = "r1") -> ExplanationRecord:
+    prov = Provenance(origin="model", agent_id=model, model_name=model, model_revision=revision)
+    return ExplanationRecord(id=ExplanationRecord.make_id(source_id, "candidate", None, explanation, model),
+                             source_id=source_id, role="candidate", explanation=explanation, provenance=prov)
+
+
+def _span(source, name: str, word: str) -> Span:
+    start = source.fields[name].index(word)
+    return Span(field=name, start=start, end=start + len(word), text=word)
+
+
+def _add_rationale_candidates(store: CorpusStore) -> None:
+    records = []
+    for source in store.iter_sources():
+        word = re.findall(r"\w+", source.fields["hypothesis"])[-1]
+        span = _span(source, "hypothesis", word).model_copy(update={"score": 0.75})
+        records.append(_candidate(source.id, Rationale(spans=[span], label=source.label)))
+    store.add_explanations(records)
+
+
+def _rationale_result(spans: list[Span], label: str, foil: str | None = None) -> list[dict]:
+    result = [{"from_name": f"evidence_{s.field}", "to_name": s.field, "type": "labels",
+               "value": {"start": s.start, "end": s.end, "text": s.text, "labels": ["evidence"]}} for s in spans]
+    result.append({"from_name": "label", "to_name": "premise", "type": "choices", "value": {"choices": [label]}})
+    if foil:
+        result.append({"from_name": "foil", "to_name": "premise", "type": "choices", "value": {"choices": [foil]}})
+    result.append({"from_name": "comment", "to_name": "premise", "type": "textarea",
+                   "value": {"text": ["checked – ünïcode ok"]}})
+    return result
+
+
+def _tasks(store: CorpusStore, project_id: int) -> list[tuple[int, str]]:
+    return store.con.execute("SELECT task_id, source_id FROM studio_tasks WHERE project_id = ? ORDER BY task_id",
+                             [project_id]).fetchall()
+
+
+def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore, tmp_path: Path) -> None:
+    home, connection = studio
+    store = esnli_store
+    _add_rationale_candidates(store)
+    client = StudioClient(connection)
+    view = make_view(store, "rationale")
+    items = items_for(store, view, limit=12)
+    accounts = ensure_annotators(client, ["alice", "bob"], home)
+    report = push(store, client, "r1", view, items, ["alice", "bob"], 2, GUIDE, batch_size=5)
+    assert report.created == 24 and report.already_there == 0
+
+    # the predictions went in with their model_version and score
+    snapshot = client.snapshot(report.projects["alice"])
+    assert len(snapshot) == 12
+    assert {p["model_version"] for t in snapshot for p in t["predictions"]} == {"minilm-proto-ig@r1"}
+    assert {p["score"] for t in snapshot for p in t["predictions"]} == {0.75}
+
+    submitted: dict[tuple[str, str], tuple[list[Span], str, str | None, float]] = {}
+    sources = store.sources_by_id([s for _, s in _tasks(store, report.projects["alice"])])
+
+    def annotate(handle: str, nth: int) -> None:
+        as_user = StudioClient(connection, token=accounts[handle]["token"])
+        for i, (task_id, source_id) in enumerate(_tasks(store, report.projects[handle])[:nth]):
+            source = sources.get(source_id) or store.sources_by_id([source_id])[source_id]
+            words = source.fields["premise"].split()
+            spans = [_span(source, "premise", words[1]), _span(source, "hypothesis", source.fields["hypothesis"].split()[0])]
+            label = source.label if handle == "alice" or i % 2 else "neutral"
+            foil = "contradiction" if label != "contradiction" else None
+            lead = 3.25 + i
+            as_user.annotate(task_id, _rationale_result(spans, label, foil), lead_time=lead)
+            submitted[(handle, source_id)] = (spans, label, foil, lead)
+
+    annotate("alice", 6)
+    # restart the server mid-round: same data dir, possibly another port; nothing may be lost
+    server.down(home)
+    connection = server.up(home)
+    client = StudioClient(connection)
+    annotate("bob", 6)
+
+    pulled = pull(store, client, "r1")
+    assert pulled.statuses == {"valid": 12}
+    records = {(r.provenance.agent_id, r.source_id): r for r in store.iter_explanations("annotation")
+               if r.round_id == "r1"}
+    assert set(records) == set(submitted)
+    for key, (spans, label, foil, lead) in submitted.items():
+        record = records[key]
+        assert record.explanation == Rationale(spans=spans, label=label, foil_label=foil)
+        assert record.lead_time == lead
+        assert record.provenance.origin == "human" and record.provenance.guideline_version == "g-1.0"
+    judgements = store.con.execute("SELECT DISTINCT judgement->>'comment' FROM studio_results").fetchall()
+    assert judgements == [("checked – ünïcode ok",)]
+    identities = store.con.execute(
+        "SELECT DISTINCT raw->'annotation'->'completed_by'->>'email' FROM studio_results ORDER BY 1").fetchall()
+    assert identities == [("alice@whyset.local",), ("bob@whyset.local",)]
+
+    # idempotent: pulling and pushing again change nothing
+    assert pull(store, client, "r1").new_annotations == 0
+    again = push(store, client, "r1", view, items, ["alice", "bob"], 2, GUIDE)
+    assert (again.created, again.already_there) == (0, 24)
+    assert store.con.execute("SELECT count(*) FROM annotations WHERE round_id = 'r1'").fetchall() == [(12,)]
+
+    # bob disagreed on the label of every other item he did: those go to adjudication with both answers
+    conflicts = disagreements(store, "r1")
+    expected = {s for (h, s), v in submitted.items() if h == "bob" and (("alice", s) in submitted)
+                and v[1] != submitted[("alice", s)][1]}
+    assert set(conflicts) == expected and expected
+    adj_view = make_view(store, "rationale", adjudication=True)
+    adj_items = adjudication_items({i.key: i for i in items}, conflicts)
+    ensure_annotators(client, ["carol"], home)
+    adj = push(store, client, "r1-adjudication", adj_view, adj_items, ["carol"], 1, GUIDE, round_kind="adjudication")
+    tasks = client.snapshot(adj.projects["carol"])
+    assert len(tasks) == len(expected)
+    assert {p["model_version"] for p in tasks[0]["predictions"]} >= {"annotator:alice", "annotator:bob"}
+    assert "alice" in tasks[0]["data"]["answers"]
+
+
+def test_interrupted_push_yields_one_task_per_item(studio, esnli_store: CorpusStore, monkeypatch) -> None:
+    _, connection = studio
+    client = StudioClient(connection)
+    view = make_view(esnli_store, "freetext")
+    items = items_for(esnli_store, view, limit=20)
+    real_import, calls = StudioClient.import_tasks, []
+
+    def import_then_lose_response(self, project_id, tasks):
+        calls.append(len(tasks))
+        ids = real_import(self, project_id, tasks)
+        if len(calls) == 2:  # the server committed the batch, the client never hears back
+            raise WhysetError("connection lost (simulated)")
+        return ids
+
+    monkeypatch.setattr(StudioClient, "import_tasks", import_then_lose_response)
+    with pytest.raises(WhysetError, match="simulated"):
+        push(esnli_store, client, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
+    monkeypatch.setattr(StudioClient, "import_tasks", real_import)
+    report = push(esnli_store, client, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
+    assert (report.already_there, report.created) == (12, 8)
+    keys = [t["data"]["whyset_key"] for t in client.snapshot(report.projects["alice"])]
+    assert sorted(keys) == sorted(i.key for i in items)
+    assert esnli_store.count("studio_tasks") == 20
+
+
+def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: CorpusStore) -> None:
+    home, connection = studio
+    store = esnli_store
+    sources = list(store.iter_sources())[:3]
+    s0 = sources[0]
+    hyp = s0.fields["hypothesis"]
+    word = hyp.split()[1]
+    at = hyp.index(word)
+    cf = Counterfactual(field="hypothesis", edited_text=hyp[:at] + "not " + hyp[at:],
+                        edits=[Edit(start=at, end=at, old="", new="not ", edit_type="negation")],
+                        target_label="contradiction")
+    triple = QATriple(question="Why?", answer=s0.label, explanation="Because the premise says so.")
+    store.add_explanations([_candidate(s0.id, cf, "rules"), _candidate(s0.id, triple, "smollm2")])
+    client = StudioClient(connection)
+    token = ensure_annotators(client, ["alice"], home)["alice"]["token"]
+    as_alice = StudioClient(connection, token=token)
+
+    def one_task(kind: str) -> int:
+        view = make_view(store, kind)
+        report = push(store, client, f"r-{kind}", view, items_for(store, view, limit=3), ["alice"], 1, GUIDE)
+        return _tasks(store, report.projects["alice"])[0][0]
+
+    corrected = hyp[:at] + "never " + hyp[at:]
+    as_alice.annotate(one_task("counterfactual"), [
+        {"from_name": "flips_label", "to_name": "diff", "type": "choices", "value": {"choices": ["yes"]}},
+        {"from_name": "minimal", "to_name": "diff", "type": "choices", "value": {"choices": ["yes"]}},
+        {"from_name": "correction", "to_name": "diff", "type": "textarea", "value": {"text": [corrected]}}])
+    as_alice.annotate(one_task("qa"), [
+        {"from_name": "verdict", "to_name": "premise", "type": "choices", "value": {"choices": ["repair"]}},
+        {"from_name": "repaired_explanation", "to_name": "qa_explanation", "type": "textarea",
+         "value": {"text": ["The premise states it directly."]}},
+        {"from_name": "factual", "to_name": "qa_explanation", "type": "rating", "value": {"rating": 4}}])
+    free_task = one_task("freetext")
+    as_alice.annotate(free_task, [{"from_name": "explanation", "to_name": "premise", "type": "textarea",
+                                   "value": {"text": ["A man is a person."]}}], lead_time=7.0)
+    # config/annotation mismatch: a control that does not exist, and a label outside the label set
+    as_alice.annotate(free_task, [{"from_name": "nonexistent", "to_name": "premise", "type": "choices",
+                                   "value": {"choices": ["x"]}}])
+    before = store.count("annotations")
+
+    statuses = {kind: pull(store, client, f"r-{kind}").statuses for kind in ("counterfactual", "qa", "freetext")}
+    assert statuses == {"counterfactual": {"valid": 1}, "qa": {"valid": 1}, "freetext": {"valid": 1, "invalid": 1}}
+    assert store.count("annotations") == before + 3
+    by_round = {r.round_id: r for r in store.iter_explanations("annotation") if r.round_id.startswith("r-")}
+    got_cf = by_round["r-counterfactual"].explanation
+    assert got_cf.edited_text == corrected and got_cf.target_label == "contradiction"
+    # one insertion of "never" (difflib may attach the space on either side; both rebuild the text)
+    assert [(e.old, e.new.strip(), e.edit_type) for e in got_cf.edits] == [("", "never", "annotator")]
+    assert by_round["r-qa"].explanation == QATriple(question="Why?", answer=s0.label,
+                                                    explanation="The premise states it directly.")
+    assert by_round["r-freetext"].explanation.explanation == "A man is a person."
+    assert by_round["r-freetext"].lead_time == 7.0
+    problem, raw = store.con.execute(
+        "SELECT problem, raw FROM studio_results WHERE status = 'invalid'").fetchall()[0]
+    assert "nonexistent" in problem
+    assert json.loads(raw)["annotation"]["result"][0]["from_name"] == "nonexistent"
+    qa_judgement = store.con.execute("SELECT judgement FROM studio_results WHERE round_id = 'r-qa'").fetchall()[0][0]
+    assert json.loads(qa_judgement)["factual"] == 4
+
+
+def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio, esnli_store: CorpusStore) -> None:
+    _, connection = studio
+    view = make_view(esnli_store, "freetext")
+    items = items_for(esnli_store, view, limit=4)
+    counts = {t: esnli_store.count(t) for t in ("rounds", "studio_projects", "studio_tasks")}
+    wrong = StudioClient(server.Connection(url=connection.url, token="0" * 40, server_id="x"))
+    with pytest.raises(WhysetError, match="rejected the API token"):
+        push(esnli_store, wrong, "r-bad", view, items, ["alice"], 1, GUIDE)
+    closed = StudioClient(server.Connection(url=f"http://127.0.0.1:{server.free_port()}", token="t", server_id="y"))
+    with pytest.raises(WhysetError, match="cannot reach Label Studio"):
+        push(esnli_store, closed, "r-bad2", view, items, ["alice"], 1, GUIDE)
+    assert {t: esnli_store.count(t) for t in counts} == counts
+
+
+def test_cli_studio_lifecycle(tmp_path: Path, esnli_dir: Path) -> None:
+    from tests.studio_support import migrated_template, prepare_home
+    from tests.test_cli import run
+
+    home = str(prepare_home(tmp_path / "studio"))
+    assert run("import", "esnli", str(esnli_dir), "--limit", "5", cwd=tmp_path).returncode == 0
+    up = run("studio", "up", "--home", home, "--template", str(migrated_template()), cwd=tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.startswith("Label Studio http://127.0.0.1:") and "login: admin@whyset.local" in up.stdout
+        assert run("studio", "status", "--home", home, cwd=tmp_path).returncode == 0
+        args = ("push", "--kind", "freetext", "--round", "r1", "--annotators", "alice,bob", "--k", "2", "--home", home)
+        first = run(*args, cwd=tmp_path)
+        assert "round r1: 10 tasks created, 0 already there" in first.stdout, first.stderr
+        assert "round r1: 0 tasks created, 10 already there" in run(*args, cwd=tmp_path).stdout
+        pulled = run("pull", "--round", "r1", "--home", home, cwd=tmp_path)
+        assert "round r1: no annotations yet; 0 new annotation records" in pulled.stdout, pulled.stderr
+        accounts = run("studio", "accounts", "alice", "--home", home, cwd=tmp_path)
+        assert accounts.stdout.startswith("alice: alice@whyset.local / ")
+    finally:
+        assert run("studio", "down", "--home", home, cwd=tmp_path).stdout.startswith("stopped http://127.0.0.1:")
+    gone = run("studio", "status", "--home", home, cwd=tmp_path)
+    assert gone.returncode == 1 and gone.stderr.count("\n") == 1
+    assert gone.stderr.startswith("error: no Label Studio running or connected")
+    refused = run("studio", "connect", "http://127.0.0.1:9", "--token", "x", "--home", home, cwd=tmp_path)
+    assert refused.returncode == 1 and "cannot reach Label Studio at http://127.0.0.1:9" in refused.stderr

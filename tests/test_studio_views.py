@@ -1,0 +1,122 @@
+"""Labeling configs, pre-annotations and parsing, without a server: every config is valid for the SDK's
+LabelInterface, every prediction fits its config, and parse(prediction) gives back the candidate."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from label_studio_sdk.label_interface import LabelInterface
+
+from whyset.annotation.push import assign
+from whyset.annotation.views import CANT_DECIDE, diff_html, view_for
+from whyset.corpora.schema import (
+    Counterfactual,
+    Edit,
+    ExplanationRecord,
+    Provenance,
+    QATriple,
+    Rationale,
+    SourceExample,
+    Span,
+    check_against_source,
+    word_edits,
+)
+from whyset.errors import WhysetError
+
+LABELS = ["entailment", "neutral", "contradiction"]
+FIELDS = {"premise": "A man plays a guitar on stage.", "hypothesis": "A man plays music."}
+SOURCE = SourceExample(id="s1", dataset="toy", split="dev", row=0, fields=FIELDS, label="entailment")
+
+
+def _record(explanation) -> ExplanationRecord:
+    return ExplanationRecord(id="c1", source_id="s1", role="candidate", explanation=explanation,
+                             provenance=Provenance(origin="model", agent_id="m"))
+
+
+RATIONALE = Rationale(spans=[Span(field="premise", start=13, end=19, text="guitar"),
+                             Span(field="hypothesis", start=13, end=18, text="music")],
+                      label="entailment", foil_label="neutral")
+COUNTERFACTUAL = Counterfactual(field="hypothesis", edited_text="A man plays no music.",
+                                edits=[Edit(start=12, end=12, old="", new="no ", edit_type="negation")],
+                                target_label="contradiction")
+TRIPLE = QATriple(question="Why?", answer="entailment", explanation="A guitar makes music.")
+
+
+@pytest.mark.parametrize("kind", ["rationale", "counterfactual", "qa", "freetext"])
+def test_configs_are_valid_and_offer_cant_decide_and_comment(kind: str) -> None:
+    for adjudication in (False, True):
+        interface = LabelInterface(view_for(kind, list(FIELDS), LABELS, adjudication=adjudication).config())
+        assert interface.get_control("cant_decide").labels == [CANT_DECIDE]
+        assert interface.get_control("comment").tag == "TextArea"
+        assert ("answers" in interface._objects) is adjudication
+
+
+def test_rationale_config_has_label_choices_and_evidence_per_field() -> None:
+    interface = LabelInterface(view_for("rationale", list(FIELDS), LABELS).config())
+    assert interface.get_control("label").labels == LABELS
+    assert interface.get_control("foil").labels == LABELS
+    assert [interface.get_control(f"evidence_{f}").to_name for f in FIELDS] == [["premise"], ["hypothesis"]]
+
+
+@pytest.mark.parametrize("kind,candidate", [("rationale", RATIONALE), ("counterfactual", COUNTERFACTUAL),
+                                            ("freetext", TRIPLE)])
+def test_prediction_fits_config_and_parses_back(kind: str, candidate) -> None:
+    view = view_for(kind, list(FIELDS), LABELS, question="Why?")
+    record = _record(candidate)
+    result = view.prediction(record)
+    if kind == "counterfactual":
+        result = result + [{"from_name": "flips_label", "to_name": "diff", "type": "choices",
+                            "value": {"choices": ["yes"]}}]
+    assert LabelInterface(view.config()).validate_prediction({"result": result}, return_errors=True) == []
+    outcome = view.parse(result, SOURCE, record)
+    assert outcome.status == "valid" and outcome.explanation == candidate
+
+
+def test_cant_decide_and_rejections_are_not_explanations() -> None:
+    view = view_for("qa", list(FIELDS), LABELS)
+    undecided = [{"from_name": "cant_decide", "type": "choices", "value": {"choices": [CANT_DECIDE]}}]
+    assert view.parse(undecided, SOURCE, _record(TRIPLE)).status == "undecided"
+    reject = [{"from_name": "verdict", "type": "choices", "value": {"choices": ["reject"]}}]
+    assert view.parse(reject, SOURCE, _record(TRIPLE)).status == "rejected"
+    nothing = view_for("rationale", list(FIELDS), LABELS).parse([], SOURCE, None)
+    assert (nothing.status, nothing.problem) == ("invalid", "field 'label': no label chosen")
+
+
+def test_reserved_or_odd_field_names_are_refused() -> None:
+    with pytest.raises(WhysetError, match="'label' cannot name"):
+        view_for("rationale", ["label"], LABELS)
+    with pytest.raises(WhysetError, match="'two words' cannot name"):
+        view_for("rationale", ["two words"], LABELS)
+
+
+def test_diff_html_marks_the_edit_and_escapes_text() -> None:
+    cf = Counterfactual(field="t", edited_text="a <b> not c", edits=[Edit(start=6, end=6, old="", new="not ",
+                                                                         edit_type="negation")],
+                        target_label="x")
+    assert diff_html("a <b> c", cf) == 'a &lt;b&gt; <ins style="color:#070">not </ins>c'
+
+
+def test_word_edits_rebuild_the_corrected_text() -> None:
+    original = "The food was good and cheap."
+    corrected = "The food was not good and expensive."
+    edits = word_edits(original, corrected, "annotator")
+    cf = Counterfactual(field="text", edited_text=corrected, edits=edits, target_label="neg")
+    source = SourceExample(id="x", dataset="d", split="s", row=0, fields={"text": original}, label="pos")
+    check_against_source(cf, source)  # raises if the edits do not rebuild the corrected text
+    assert sorted(e.new.strip() for e in edits) == ["expensive.", "not"]
+    assert word_edits(original, original, "annotator") == []
+
+
+def test_assignment_is_balanced_deterministic_and_k_distinct() -> None:
+    keys = [f"item{i}" for i in range(101)]
+    plan = assign(keys, ["a", "b", "c", "d"], 3, seed="r1")
+    assert plan == assign(keys, ["a", "b", "c", "d"], 3, seed="r1")
+    per_item = Counter(key for assigned in plan.values() for key in assigned)
+    assert set(per_item.values()) == {3}
+    for assigned in plan.values():
+        assert len(assigned) == len(set(assigned))
+    loads = [len(v) for v in plan.values()]
+    assert sum(loads) == 303 and max(loads) - min(loads) <= 1
+    with pytest.raises(WhysetError, match="between 1 and the number of annotators"):
+        assign(keys, ["a"], 2)
