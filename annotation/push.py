@@ -2,7 +2,7 @@
 
 Blind multi-annotator work: the open-source edition has no overlap control and shows every annotation in a
 project to everyone who opens it, so each item goes to k annotators and each annotator gets a project of
-their own for the round (``whyset · <round> · <kind> · <annotator>``). Nobody's project contains anybody
+their own for the round (titled ``<round> · <annotator>``). Nobody's project contains anybody
 else's work; ``studio_tasks`` x ``studio_projects`` records who was shown what.
 
 Idempotency: every task carries ``whyset_key`` in its data. Before importing, the project's tasks are listed
@@ -58,8 +58,13 @@ def annotator_email(handle: str) -> str:
     return handle if "@" in handle else f"{handle}@{ANNOTATOR_DOMAIN}"
 
 
-def project_title(round_id: str, kind: str, annotator: str) -> str:
-    return f"whyset · {round_id} · {kind} · {annotator}"
+def project_title(round_id: str, annotator: str) -> str:
+    """``<round> · <annotator>``; Label Studio refuses titles over 50 characters, so a long one is cut and
+    made unique again with a short hash (the full round and kind are in the project description)."""
+    title = f"{round_id} · {annotator}"
+    if len(title) <= 50:
+        return title
+    return f"{title[:43]}~{hashlib.sha256(title.encode()).hexdigest()[:6]}"
 
 
 def assign(keys: Sequence[str], annotators: Sequence[str], k: int, seed: str = "") -> dict[str, list[str]]:
@@ -131,6 +136,10 @@ def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView
     by_key = {item.key: item for item in items}
     assignment = assign(list(by_key), annotators, k, seed=round_id)
     config = view.config()
+    other = store.con.execute("SELECT DISTINCT kind FROM studio_projects WHERE round_id = ? AND kind <> ?",
+                              [round_id, view.kind]).fetchall()
+    if other:
+        raise WhysetError(f"round {round_id!r} already holds {other[0][0]} tasks; push {view.kind} to another round")
     client.whoami()  # an unreachable server or a wrong token fails here, before the store is touched
     with store.transaction():
         store.add_round(round_id, f"Label Studio {view.kind} round", round_kind or view.kind,
@@ -175,10 +184,11 @@ def ensure_project(store: CorpusStore, client: StudioClient, round_id: str, view
             raise WhysetError(f"round {round_id!r}: the labeling config for {view.kind} changed since project "
                               f"{rows[0][0]} was created; push to a new round instead")
         return rows[0][0]
-    title = project_title(round_id, view.kind, annotator)
+    title = project_title(round_id, annotator)
     project_id = client.find_project(title)
     if project_id is None:
-        description = f"whyset round {round_id}, guideline {guideline.version}, annotator {annotator}"
+        description = (f"whyset round {round_id} ({view.kind}), guideline {guideline.version}, "
+                       f"annotator {annotator}")
         project_id = client.create_project(title, config, guideline.text, description)
     with store.transaction():
         store.con.execute(

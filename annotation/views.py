@@ -143,10 +143,11 @@ class RationaleView(TaskView):
 
     def _body(self) -> str:
         first = self.fields[0]
-        evidence = "".join(
+        fields = "".join(
+            f"<Header value={quoteattr(name)}/>"
             f'<Labels name="evidence_{name}" toName="{name}"><Label value="{EVIDENCE}" background="#ffd666"/></Labels>'
-            for name in self.fields)
-        return (evidence + _source_objects(self.fields) + _choice("label", first, self.labels, "Label")
+            f'<Text name="{name}" value="${name}" granularity="word"/>' for name in self.fields)
+        return (fields + _choice("label", first, self.labels, "Label")
                 + _choice("foil", first, self.labels, "Contrast with (optional foil label)"))
 
     def prediction(self, candidate: ExplanationRecord) -> list[dict[str, Any]]:

@@ -28,14 +28,14 @@ BUILDERS = {
 CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from whyset.builders.context import BuildContext
+from whyset.builders.context import BuildContext, CorpusView
 from whyset.builders.recipe import load_recipe
 from whyset.builders.run import build, select_sources
 from whyset.corpora.store import CorpusStore
 with CorpusStore(Path(sys.argv[1])) as db:
     recipe = load_recipe(Path(sys.argv[2]))
     start = time.perf_counter()
-    ctx = BuildContext(db, recipe, {s.id for s in select_sources(db, recipe)})
+    ctx = BuildContext(CorpusView.from_store(db, recipe, {s.id for s in select_sources(db, recipe)}), recipe)
     ctx.classifier; ctx.generator  # load (and cache) models before timing
     from whyset.builders.rule_edits import nlp, wordnet; nlp(); wordnet()
     loaded = time.perf_counter() - start

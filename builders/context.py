@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from whyset.annotation.views import DEFAULT_QUESTION
 from whyset.builders.classifier import (
     EncoderClassifier,
     SequenceClassifier,
@@ -51,19 +52,49 @@ def prompt_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-class BuildContext:
-    def __init__(self, store: CorpusStore, recipe: Recipe, build_ids: set[str]):
-        self.store, self.recipe = store, recipe
-        self.build_ids = build_ids  # sources being built: never used as training data or exemplars
-        self.labels = store.labels
-        self.classifier_report: dict[str, Any] = {}
+@dataclass
+class CorpusView:
+    """What builders read from the corpus, taken from the store once, so that builders can also run away
+    from it (in Ray workers; DuckDB has one writer, the driver). Sources being built are never used as
+    training data or exemplars."""
 
-    @cached_property
-    def fields(self) -> list[str]:
-        first = next(self.store.iter_sources(), None)
+    labels: list[str]
+    fields: list[str]
+    question: str
+    train: list[tuple[str, dict[str, str], str]]
+    exemplars: list[tuple[SourceExample, ExplanationRecord]]
+
+    @classmethod
+    def from_store(cls, store: CorpusStore, recipe: Recipe, build_ids: set[str]) -> CorpusView:
+        first = next(store.iter_sources(), None)
         if first is None:
-            raise WhysetError(f"{self.store.path}: no source examples to build from")
-        return list(first.fields)
+            raise WhysetError(f"{store.path}: no source examples to build from")
+        needs_head = recipe.classifier.model is None and recipe.classifier.head == "linear"
+        train = [(s.id, s.fields, s.label) for s in store.iter_sources()
+                 if needs_head and s.label is not None and s.id not in build_ids][: recipe.classifier.train_limit]
+        wants_shots = any(getattr(b, "shots", 0) for b in recipe.builder)
+        records = accepted_exemplars(store, build_ids) if wants_shots else []
+        sources = store.sources_by_id({r.source_id for r in records})
+        return cls(store.labels, list(first.fields), store.get_setting("freetext_question", DEFAULT_QUESTION),
+                   train, [(sources[r.source_id], r) for r in records])
+
+
+def accepted_exemplars(store: CorpusStore, exclude: set[str], limit: int = 2000) -> list[ExplanationRecord]:
+    """Human QA annotations on sources outside the build slice (the corpus's accepted explanations)."""
+    found = []
+    for record in store.iter_explanations("annotation", "qa"):
+        if record.source_id not in exclude and record.provenance.origin == "human":
+            found.append(record)
+            if len(found) >= limit:
+                break
+    return found
+
+
+class BuildContext:
+    def __init__(self, view: CorpusView, recipe: Recipe):
+        self.view, self.recipe = view, recipe
+        self.labels, self.fields = view.labels, view.fields
+        self.classifier_report: dict[str, Any] = {}
 
     @cached_property
     def classifier(self) -> EncoderClassifier | SequenceClassifier:
@@ -78,10 +109,8 @@ class BuildContext:
                 raise WhysetError(f"classifier.descriptions must describe exactly the labels {self.labels}")
             return prototype_classifier(self.recipe.models.encoder, self.fields[0],
                                         {label: settings.descriptions[label] for label in self.labels})
-        train = [(s.id, s.fields, s.label) for s in self.store.iter_sources()
-                 if s.label is not None and s.id not in self.build_ids][: settings.train_limit]
         classifier, self.classifier_report = linear_classifier(self.recipe.models.encoder, self.fields,
-                                                               self.labels, train)
+                                                               self.labels, self.view.train)
         return classifier
 
     @cached_property

@@ -30,6 +30,15 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Offline is the default everywhere here; a user with hub access can unset these.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# whyset shows its own progress per builder; transformers' per-load bars would bury it.
+os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
 
 
 def model_cache() -> Path:
@@ -55,6 +64,7 @@ def load_encoder(name: str = DEFAULT_ENCODER) -> tuple[Any, Any]:
     """(tokenizer, AutoModel) of a transformers encoder, in eval mode on the CPU."""
     from transformers import AutoModel, AutoTokenizer
 
+    _quiet_transformers()
     path = encoder_path(name)
     try:
         tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
@@ -131,6 +141,7 @@ def load_generator(name: str = DEFAULT_GENERATOR, base_url: str | None = None) -
         return OpenAIGenerator(name=name, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "not-needed"))
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    _quiet_transformers()
     path, revision = (_smollm2_cache(), "Q4_1") if name == DEFAULT_GENERATOR else (name, None)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)

@@ -18,10 +18,8 @@ import numpy as np
 
 from whyset.builders.context import BuildContext, BuildOutput, Rejected
 from whyset.builders.recipe import LLMExplanation
-from whyset.corpora.schema import ExplanationRecord, QATriple, SourceExample
-from whyset.corpora.store import CorpusStore
+from whyset.corpora.schema import QATriple, SourceExample
 
-DEFAULT_QUESTION = "Why does this example have its label?"
 PARTS = re.compile(r"^\s*(question|answer|explanation)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
 
@@ -38,31 +36,18 @@ def mmr(query: np.ndarray, pool: np.ndarray, k: int, lam: float) -> list[int]:
     return chosen
 
 
-def accepted_exemplars(store: CorpusStore, exclude: set[str], limit: int = 2000) -> list[ExplanationRecord]:
-    """Human QA annotations on sources outside the build slice (the corpus's accepted explanations)."""
-    found = []
-    for record in store.iter_explanations("annotation", "qa"):
-        if record.source_id not in exclude and record.provenance.origin == "human":
-            found.append(record)
-            if len(found) >= limit:
-                break
-    return found
-
-
 class LLMExplanationBuilder:
     kind = "qa"
 
     def __init__(self, settings: LLMExplanation):
         self.settings = settings
-        self._pool: tuple[list[ExplanationRecord], dict[str, SourceExample], np.ndarray] | None = None
+        self._vectors: np.ndarray | None = None
 
-    def _exemplar_pool(self, ctx: BuildContext):
-        if self._pool is None:
-            records = accepted_exemplars(ctx.store, ctx.build_ids) if self.settings.shots else []
-            sources = ctx.store.sources_by_id({r.source_id for r in records})
-            vectors = ctx.embed([_describe(sources[r.source_id]) for r in records]) if records else np.zeros((0, 1))
-            self._pool = (records, sources, vectors)
-        return self._pool
+    def _exemplar_vectors(self, ctx: BuildContext) -> np.ndarray:
+        if self._vectors is None:
+            shown = [_describe(source) for source, _ in ctx.view.exemplars]
+            self._vectors = ctx.embed(shown) if shown and self.settings.shots else np.zeros((0, 1))
+        return self._vectors
 
     def _messages(self, source: SourceExample, shots: Sequence[tuple[SourceExample, QATriple]]
                   ) -> list[dict[str, str]]:
@@ -84,14 +69,14 @@ class LLMExplanationBuilder:
             sources = [s for s in sources if s.label is not None]
         if not sources:
             return out
-        question = ctx.store.get_setting("freetext_question", DEFAULT_QUESTION)
-        records, pool_sources, vectors = self._exemplar_pool(ctx)
+        question, pool = ctx.view.question, ctx.view.exemplars
+        vectors = self._exemplar_vectors(ctx)
         queries = ctx.embed([_describe(s) for s in sources])
         prompts = []
         for source, query in zip(sources, queries, strict=True):
-            picked = mmr(query, vectors, self.settings.shots, self.settings.mmr_lambda) if len(records) else []
-            shots = [(pool_sources[records[i].source_id], records[i].explanation) for i in picked]
-            prompts.append((self._messages(source, shots), [records[i].id for i in picked]))
+            picked = mmr(query, vectors, self.settings.shots, self.settings.mmr_lambda) if len(vectors) else []
+            shots = [(pool[i][0], pool[i][1].explanation) for i in picked]
+            prompts.append((self._messages(source, shots), [pool[i][1].id for i in picked]))
         by_source: dict[str, list[tuple[QATriple, object]]] = {s.id: [] for s in sources}
         for sample in range(self.settings.samples):
             seed = self.settings.seed + sample

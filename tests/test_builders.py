@@ -19,7 +19,7 @@ from whyset.builders.attribution import (
     word_scores,
 )
 from whyset.builders.classifier import baseline, embeddings, linear_classifier, prototype_classifier
-from whyset.builders.context import BuildContext
+from whyset.builders.context import BuildContext, CorpusView
 from whyset.builders.qa import LLMExplanationBuilder, mmr
 from whyset.builders.rationales import verbatim_spans
 from whyset.builders.recipe import LLMExplanation, load_recipe
@@ -196,7 +196,8 @@ def test_explanation_filters_reject_restatements_and_duplicates(esnli_store: Cor
 
     source = next(esnli_store.iter_sources())
     settings = LLMExplanation(id="x", type="llm_explanation", samples=2, shots=2)
-    ctx = BuildContext(esnli_store, Recipe(builder=[settings]), {source.id})
+    recipe = Recipe(builder=[settings])
+    ctx = BuildContext(CorpusView.from_store(esnli_store, recipe, {source.id}), recipe)
     ctx.__dict__["generator"] = _Echo(source.fields["hypothesis"])
     out = LLMExplanationBuilder(settings).build([source], ctx)
     assert not out.kept and [r.reason.split(" (")[0] for r in out.rejected] == ["restates the input"] * 2
@@ -242,3 +243,21 @@ def test_cli_build_reports_and_bad_recipe_exits_1(tmp_path: Path, esnli_dir: Pat
     bad = run("build", "bad.yaml", cwd=tmp_path)
     assert bad.returncode == 1
     assert bad.stderr.strip().splitlines() == ["error: bad.yaml: key 'builder[0] (ig).stepz': unknown key"]
+
+
+def test_ray_engine_builds_the_same_candidates(tmp_path: Path) -> None:
+    from whyset.builders.run import Engine
+
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(SENTIMENT_RECIPE)
+    results = {}
+    for engine in (Engine("local"), Engine("ray", workers=2)):
+        with CorpusStore(tmp_path / f"{engine.name}.duckdb") as db:
+            db.declare_labels(["positive", "negative"])
+            db.add_sources(_sources(REVIEWS, "positive"))
+            reports = build(db, recipe, engine=engine)
+            results[engine.name] = (sorted(c.id for c in db.iter_explanations("candidate")),
+                                    db.con.execute("SELECT count(*) FROM build_log").fetchall()[0][0],
+                                    {k: (r.kept, r.rejected) for k, r in reports.items()})
+    assert results["ray"] == results["local"]
+    assert results["ray"][1] == 2 * len(REVIEWS)

@@ -120,3 +120,12 @@ def test_assignment_is_balanced_deterministic_and_k_distinct() -> None:
     assert sum(loads) == 303 and max(loads) - min(loads) <= 1
     with pytest.raises(WhysetError, match="between 1 and the number of annotators"):
         assign(keys, ["a"], 2)
+
+
+def test_project_titles_fit_label_studio_and_stay_unique() -> None:
+    from whyset.annotation.push import project_title
+
+    assert project_title("r1", "alice") == "r1 · alice"
+    long_a = project_title("demo-counterfactual-review-round-2026-11", "alice@example.org")
+    long_b = project_title("demo-counterfactual-review-round-2026-11", "alice@example.com")
+    assert len(long_a) == len(long_b) == 50 and long_a != long_b

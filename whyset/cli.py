@@ -162,13 +162,21 @@ def _check_gates(db, gates: Path, override: str | None) -> dict:
 def build(
     recipe: Annotated[Path, typer.Argument(help="Recipe (TOML or YAML) naming sources, models and builders.")],
     only: Annotated[list[str] | None, typer.Option("--only", help="Run only this builder id (repeatable).")] = None,
+    engine: Annotated[str, typer.Option(help="local | ray (Ray Data actors; a local cluster unless --ray-address)")
+                      ] = "local",
+    workers: Annotated[int, typer.Option(help="Ray actors per builder.")] = 2,
+    ray_address: Annotated[str | None, typer.Option(envvar="RAY_ADDRESS", help="Existing Ray cluster to join.")
+                           ] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Generate candidates (rationales, counterfactuals, QA triples) with full provenance; resumable."""
+    from whyset.builders.run import Engine
     from whyset.builders.run import build as run_build
 
+    if engine not in ("local", "ray"):
+        raise WhysetError(f"--engine {engine!r}: choose local or ray")
     with _open(store) as db:
-        reports = run_build(db, recipe, only)
+        reports = run_build(db, recipe, only, Engine(engine, workers, ray_address))
     for builder_id, r in reports.items():
         rate = (r.sources - r.skipped) / r.seconds if r.seconds else 0.0
         console.print(f"{builder_id}: {r.kept} kept, {r.rejected} rejected, {r.skipped} of {r.sources} sources "

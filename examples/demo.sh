@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The main job, end to end on the bundled e-SNLI dev data (run by `make demo`; see README "The demo").
+# e-SNLI pairs -> builders (offline models) -> Label Studio (pre-annotated tasks; e-SNLI's three human
+# explanations per pair submitted by annotators a1, a2, a3 through the API) -> pull -> validation report
+# -> gates -> versioned Hugging Face dataset. The Label Studio server is left running for a person to look at.
+set -euo pipefail
+SHARED=${SHARED:-../shared}
+PAIRS=${PAIRS:-100}
+DEMO=${DEMO:-work/demo}
+RECIPE=${RECIPE:-examples/demo-recipe.toml}   # its [sources] limit should match PAIRS
+HOME_DIR=$DEMO/studio
+W=.venv/bin/whyset
+S="--store $DEMO/esnli.duckdb"
+H="--home $HOME_DIR"
+
+step() { printf '\n== %s\n' "$*"; }
+
+$W studio down $H >/dev/null 2>&1 || true      # a previous demo's server, by its PID
+rm -rf $DEMO && mkdir -p $HOME_DIR
+ln -s "$PWD/work/studio/venv" $HOME_DIR/venv     # the pinned Label Studio venv made by `whyset studio install`
+
+step "import the e-SNLI dev pairs (the human explanations arrive later, through Label Studio)"
+$W import esnli $SHARED/data/esnli-dev --no-explanations $S
+
+step "build candidates for the first $PAIRS pairs with the offline models"
+$W build $RECIPE $S
+
+step "start Label Studio"
+$W studio up $H ${TEMPLATE:+--template $TEMPLATE}   # TEMPLATE: an already-migrated data dir (tests)
+
+step "push pre-annotated tasks: rationales (2 annotators per pair, blind), counterfactual and QA reviews"
+$W push --kind rationale --round demo-rationale --annotators alice,bob --k 2 --limit $PAIRS \
+    --guideline examples/guidelines/rationale.md --guideline-version 1.0 $H $S
+$W push --kind counterfactual --round demo-counterfactual --annotators alice,bob --k 1 \
+    --guideline examples/guidelines/counterfactual.md --guideline-version 1.0 $H $S
+$W push --kind qa --round demo-qa --annotators alice,bob --k 1 \
+    --guideline examples/guidelines/qa.md --guideline-version 1.0 $H $S
+
+step "e-SNLI's human explanations: a free-text round for a1, a2, a3, submitted as each of them"
+$W push --kind freetext --round esnli-human --annotators a1,a2,a3 --k 3 --limit $PAIRS \
+    --guideline examples/guidelines/freetext.md --guideline-version e-SNLI-2018 $H $S
+$W studio replay-esnli $SHARED/data/esnli-dev --round esnli-human --limit $PAIRS $H $S
+
+step "pull every round back into the store"
+for round in esnli-human demo-rationale demo-counterfactual demo-qa; do $W pull --round $round $H $S; done
+
+step "validate (HTML report) and export with gates"
+$W validate run --gates examples/demo-gates.toml --report $DEMO/validation-report.html $S
+$W export $DEMO/dataset --gates examples/demo-gates.toml --annotated-only --include-candidates $S
+$W info $S
+
+step "where everything is"
+echo "report:       $DEMO/validation-report.html"
+echo "dataset:      $DEMO/dataset   (datasets.load_dataset('$DEMO/dataset', 'qa_explanations'))"
+echo "store:        $DEMO/esnli.duckdb"
+$W studio status $H
+$W studio accounts alice,bob,a1,a2,a3 $H
+echo "stop it with: .venv/bin/whyset studio down $H"
