@@ -31,15 +31,21 @@ $(WORDNET):
 	apt-get install -y -qq wordnet-base wordnet-sense-index || \
 		(apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index)
 
-$(STUDIO): $(STAMP)
-	$(BIN)/whyset studio install
+# The same two steps as `whyset studio install` (annotation/server.py), without needing .venv first, so that
+# `make demo` / `make test` build both venvs at once (-j2): about 2 minutes saved on a fresh clone.
+$(STUDIO):
+	$(PYTHON) -m venv work/studio/venv
+	work/studio/venv/bin/pip install -q --disable-pip-version-check label-studio==1.23.2
+	touch $(STUDIO)
 
 venv: $(STAMP)
 
-demo: $(STAMP) $(STUDIO) $(WORDNET)
+demo:
+	$(MAKE) -j2 $(STAMP) $(STUDIO) $(WORDNET)
 	SHARED=$(SHARED) bash examples/demo.sh
 
-test: $(STAMP) $(STUDIO) $(WORDNET) $(CHROMIUM)
+test:
+	$(MAKE) -j2 $(STAMP) $(STUDIO) $(WORDNET) $(CHROMIUM)
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)

@@ -22,11 +22,14 @@ ln -s "$PWD/work/studio/venv" $HOME_DIR/venv     # the pinned Label Studio venv 
 step "import the e-SNLI dev pairs (the human explanations arrive later, through Label Studio)"
 $W import esnli $SHARED/data/esnli-dev --no-explanations $S
 
-step "build candidates for the first $PAIRS pairs with the offline models"
+step "start Label Studio in the background (first start: ~40 s of migrations) and build candidates for the first $PAIRS pairs"
+$W studio up $H ${TEMPLATE:+--template $TEMPLATE} >$DEMO/studio-up.log 2>&1 &   # TEMPLATE: a migrated data dir
+studio_up=$!
+trap 'wait $studio_up; $W studio down $H >/dev/null 2>&1' ERR   # a failed build stops the server it started
 $W build $RECIPE $S
-
-step "start Label Studio"
-$W studio up $H ${TEMPLATE:+--template $TEMPLATE}   # TEMPLATE: an already-migrated data dir (tests)
+wait $studio_up || { cat $DEMO/studio-up.log; exit 1; }
+trap - ERR
+cat $DEMO/studio-up.log
 
 step "push pre-annotated tasks: rationales (2 annotators per pair, blind), counterfactual and QA reviews"
 $W push --kind rationale --round demo-rationale --annotators alice,bob --k 2 --limit $PAIRS \

@@ -129,3 +129,13 @@ def test_project_titles_fit_label_studio_and_stay_unique() -> None:
     long_a = project_title("demo-counterfactual-review-round-2026-11", "alice@example.org")
     long_b = project_title("demo-counterfactual-review-round-2026-11", "alice@example.com")
     assert len(long_a) == len(long_b) == 50 and long_a != long_b
+
+
+def test_makefile_installs_the_pinned_label_studio() -> None:
+    """The Makefile installs the server venv itself (in parallel with .venv); its pin must be whyset's."""
+    from tests.conftest import REPO
+    from whyset.annotation.server import LABEL_STUDIO_VERSION
+
+    makefile = (REPO / "Makefile").read_text()
+    assert f"STUDIO := work/studio/venv/.label-studio-{LABEL_STUDIO_VERSION}\n" in makefile
+    assert f"pip install -q --disable-pip-version-check label-studio=={LABEL_STUDIO_VERSION}\n" in makefile
