@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # Label Studio pins libraries whyset needs newer, so its server gets a venv of its own.
-STUDIO := work/studio/venv/.label-studio-1.23.2
+LABEL_STUDIO := 1.23.2
+STUDIO := work/studio/venv/.label-studio-$(LABEL_STUDIO)
 
 .PHONY: venv demo test bench bench-studio bench-builders lint clean
 
@@ -35,7 +36,7 @@ $(WORDNET):
 # `make demo` / `make test` build both venvs at once (-j2): about 2 minutes saved on a fresh clone.
 $(STUDIO):
 	$(PYTHON) -m venv work/studio/venv
-	work/studio/venv/bin/pip install -q --disable-pip-version-check label-studio==1.23.2
+	work/studio/venv/bin/pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)
 	touch $(STUDIO)
 
 venv: $(STAMP)

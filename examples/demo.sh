@@ -17,7 +17,7 @@ step() { printf '\n== %s\n' "$*"; }
 
 $W studio down $H >/dev/null 2>&1 || true      # a previous demo's server, by its PID
 rm -rf $DEMO && mkdir -p $HOME_DIR
-ln -s "$PWD/work/studio/venv" $HOME_DIR/venv     # the pinned Label Studio venv made by `whyset studio install`
+ln -s "$PWD/work/studio/venv" $HOME_DIR/venv     # the pinned Label Studio venv (make, or `whyset studio install`)
 
 step "import the e-SNLI dev pairs (the human explanations arrive later, through Label Studio)"
 $W import esnli $SHARED/data/esnli-dev --no-explanations $S

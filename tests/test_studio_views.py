@@ -137,5 +137,6 @@ def test_makefile_installs_the_pinned_label_studio() -> None:
     from whyset.annotation.server import LABEL_STUDIO_VERSION
 
     makefile = (REPO / "Makefile").read_text()
-    assert f"STUDIO := work/studio/venv/.label-studio-{LABEL_STUDIO_VERSION}\n" in makefile
-    assert f"pip install -q --disable-pip-version-check label-studio=={LABEL_STUDIO_VERSION}\n" in makefile
+    assert f"LABEL_STUDIO := {LABEL_STUDIO_VERSION}\n" in makefile
+    assert "STUDIO := work/studio/venv/.label-studio-$(LABEL_STUDIO)\n" in makefile
+    assert "pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)\n" in makefile
