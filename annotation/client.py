@@ -18,7 +18,7 @@ import httpx
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from whyset.errors import WhysetError
+from whyset.errors import ServerUnreachable, WhysetError
 
 if TYPE_CHECKING:
     from whyset.annotation.server import Connection
@@ -31,11 +31,11 @@ def _translated(url: str, action: str) -> Iterator[None]:
     try:
         yield
     except httpx.TransportError as exc:
-        raise WhysetError(f"cannot reach Label Studio at {url} while trying to {action} ({type(exc).__name__}); "
+        raise ServerUnreachable(f"cannot reach Label Studio at {url} while trying to {action} ({type(exc).__name__}); "
                           "is it running? (`whyset studio status`)") from None
     except ApiError as exc:
         if exc.status_code == 401:
-            raise WhysetError(f"Label Studio at {url} rejected the API token while trying to {action} "
+            raise ServerUnreachable(f"Label Studio at {url} rejected the API token while trying to {action} "
                               "(wrong token, or legacy tokens disabled on that server)") from None
         body = json.dumps(exc.body)[:300] if exc.body is not None else ""
         raise WhysetError(f"Label Studio at {url} answered {exc.status_code} while trying to {action}: {body}") from None

@@ -14,17 +14,18 @@ off (see :mod:`whyset.annotation.client`).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from whyset.annotation.client import StudioClient
-from whyset.annotation.views import DEFAULT_QUESTION, TaskView, view_for
+from whyset.annotation.views import TaskView, view_for
+from whyset.corpora.kinds.rationale import Rationale
 from whyset.corpora.progress import progress
-from whyset.corpora.schema import ExplanationRecord, Rationale, SourceExample
+from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.store_studio import StudioProject, StudioTask
 from whyset.errors import WhysetError
 
 ANNOTATOR_DOMAIN = "whyset.local"
@@ -51,6 +52,16 @@ class Guideline:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def from_file(cls, path: Path, version: str) -> Guideline:
+        """Guideline text (Markdown or HTML) from a file; errors name the file."""
+        try:
+            return cls(path.read_text(encoding="utf-8"), version)
+        except FileNotFoundError:
+            raise WhysetError(f"{path}: no such guideline file") from None
+        except UnicodeDecodeError as exc:
+            raise WhysetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
 
 
 def annotator_email(handle: str) -> str:
@@ -87,9 +98,9 @@ def items_for(store: CorpusStore, view: TaskView, limit: int | None = None) -> l
     a build recipe): per candidate for reviews, per source example otherwise (with all of that example's
     candidates of the matching kind as alternative pre-annotations)."""
     by_source: dict[str, list[ExplanationRecord]] = {}
-    for record in store.iter_explanations("candidate", view.candidate_kind):
+    for record in store.iter_explanations("candidate", view.explanation_kind):
         by_source.setdefault(record.source_id, []).append(record)
-    order = [row[0] for row in store.con.execute("SELECT id FROM sources ORDER BY dataset, split, row").fetchall()]
+    order = store.source_ids_in_order()
     if view.per_candidate:
         order = [sid for sid in order if sid in by_source]
     wanted = order if limit is None or view.per_candidate else order[:limit]
@@ -116,8 +127,7 @@ def source_fields(store: CorpusStore) -> list[str]:
 
 def make_view(store: CorpusStore, kind: str, adjudication: bool = False) -> TaskView:
     """The task view of ``kind`` for this store's fields and labels (and its free-text question, if set)."""
-    return view_for(kind, source_fields(store), store.labels,
-                    store.get_setting("freetext_question", DEFAULT_QUESTION), adjudication)
+    return view_for(kind, source_fields(store), store.labels, store.freetext_question, adjudication)
 
 
 @dataclass
@@ -136,10 +146,9 @@ def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView
     by_key = {item.key: item for item in items}
     assignment = assign(list(by_key), annotators, k, seed=round_id)
     config = view.config()
-    other = store.con.execute("SELECT DISTINCT kind FROM studio_projects WHERE round_id = ? AND kind <> ?",
-                              [round_id, view.kind]).fetchall()
+    other = store.studio.kinds(round_id) - {view.kind}
     if other:
-        raise WhysetError(f"round {round_id!r} already holds {other[0][0]} tasks; push {view.kind} to another round")
+        raise WhysetError(f"round {round_id!r} already holds {other.pop()} tasks; push {view.kind} to another round")
     client.whoami()  # an unreachable server or a wrong token fails here, before the store is touched
     with store.transaction():
         store.add_round(round_id, f"Label Studio {view.kind} round", round_kind or view.kind,
@@ -153,7 +162,8 @@ def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView
         project_id = ensure_project(store, client, round_id, view, annotator, config, guideline)
         report.projects[annotator] = project_id
         present = client.task_keys(project_id)
-        _record_tasks(store, client.server_id, project_id, [(key, present[key]) for key in keys if key in present], by_key)
+        _record_tasks(store, client.server_id, project_id, [(key, present[key]) for key in keys if key in present],
+                      by_key)
         report.already_there += sum(key in present for key in keys)
         todo = [key for key in keys if key not in present]
         for _ in range(len(keys) - len(todo)):
@@ -176,14 +186,13 @@ def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView
 def ensure_project(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView, annotator: str,
                    config: str, guideline: Guideline) -> int:
     """The annotator's project for this round: from the store, else found on the server by title, else new."""
-    rows = store.con.execute(
-        "SELECT project_id, label_config FROM studio_projects WHERE server = ? AND round_id = ? AND kind = ? "
-        "AND annotator = ?", [client.server_id, round_id, view.kind, annotator]).fetchall()
-    if rows:
-        if rows[0][1] != config:
+    known = [p for p in store.studio.projects(round_id, client.server_id)
+             if p.kind == view.kind and p.annotator == annotator]
+    if known:
+        if known[0].label_config != config:
             raise WhysetError(f"round {round_id!r}: the labeling config for {view.kind} changed since project "
-                              f"{rows[0][0]} was created; push to a new round instead")
-        return rows[0][0]
+                              f"{known[0].project_id} was created; push to a new round instead")
+        return known[0].project_id
     title = project_title(round_id, annotator)
     project_id = client.find_project(title)
     if project_id is None:
@@ -191,10 +200,8 @@ def ensure_project(store: CorpusStore, client: StudioClient, round_id: str, view
                        f"annotator {annotator}")
         project_id = client.create_project(title, config, guideline.text, description)
     with store.transaction():
-        store.con.execute(
-            "INSERT OR IGNORE INTO studio_projects VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [client.server_id, project_id, title, round_id, view.kind, annotator, config, guideline.version,
-             datetime.now(UTC)])
+        store.studio.add_project(StudioProject(client.server_id, project_id, title, round_id, view.kind, annotator,
+                                               config, guideline.version))
     return project_id
 
 
@@ -223,17 +230,6 @@ def candidate_score(candidate: ExplanationRecord) -> float | None:
 
 def _record_tasks(store: CorpusStore, server: str, project_id: int, pairs: Iterable[tuple[str, int]],
                   by_key: dict[str, Item]) -> None:
-    rows = [[server, project_id, task_id, key, by_key[key].source.id,
-             by_key[key].candidate.id if by_key[key].candidate else None, datetime.now(UTC)]
-            for key, task_id in pairs]
-    if rows:
-        with store.transaction():
-            store.con.executemany("INSERT OR IGNORE INTO studio_tasks VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-
-
-def round_details(store: CorpusStore, round_id: str) -> dict[str, Any]:
-    """The round's details as pushed (annotators, k, guideline text) plus its guideline version."""
-    rows = store.con.execute("SELECT details, guideline_version FROM rounds WHERE id = ?", [round_id]).fetchall()
-    if not rows:
-        raise WhysetError(f"unknown round {round_id!r} (push it first)")
-    return json.loads(rows[0][0]) | {"guideline_version": rows[0][1]}
+    store.studio.add_tasks(server, [
+        StudioTask(project_id, task_id, key, by_key[key].source.id,
+                   by_key[key].candidate.id if by_key[key].candidate else None) for key, task_id in pairs])

@@ -22,16 +22,12 @@ from whyset.errors import WhysetError
 def replay(store: CorpusStore, connection: Connection, round_id: str, records: Sequence[ExplanationRecord],
            accounts: dict[str, dict[str, str]]) -> dict[str, int]:
     """Submit each record as its ``provenance.agent_id`` to that annotator's task for the record's source."""
-    tasks = {(annotator, source_id): (project_id, task_id) for annotator, source_id, project_id, task_id in
-             store.con.execute(
-                 "SELECT p.annotator, t.source_id, t.project_id, t.task_id FROM studio_tasks t JOIN studio_projects p "
-                 "USING (server, project_id) WHERE p.round_id = ? AND p.server = ?",
-                 [round_id, connection.server_id]).fetchall()}
+    projects = {p.project_id: p for p in store.studio.projects(round_id, connection.server_id)}
+    tasks = {(projects[t.project_id].annotator, t.source_id): (t.project_id, t.task_id)
+             for t in store.studio.tasks(connection.server_id) if t.project_id in projects}
     if not tasks:
         raise WhysetError(f"round {round_id!r} has no pushed tasks on {connection.url}")
-    kinds = {row[0] for row in store.con.execute("SELECT kind FROM studio_projects WHERE round_id = ?",
-                                                 [round_id]).fetchall()}
-    view = make_view(store, kinds.pop())
+    view = make_view(store, next(iter(projects.values())).kind)
     clients = {a: StudioClient(connection, token=acc["token"]) for a, acc in accounts.items()}
     done = set(_annotated(StudioClient(connection), clients, {p for p, _ in tasks.values()}))
     counts = {"submitted": 0, "already_there": 0, "no_task": 0}

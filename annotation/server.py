@@ -1,8 +1,9 @@
 """Run a local Label Studio server, or remember a remote one: ``whyset studio up|down|status|connect``.
 
 Label Studio pins old releases of libraries whyset also uses (pyarrow<25, openai<2, pytz<2023), so the
-server lives in its own virtual env under the studio home (default ``work/studio``); the project venv
-only has ``label-studio-sdk``. Facts this module relies on were measured here
+server lives in its own virtual env (:func:`whyset.paths.studio_venv`, shared by every corpus); the project
+venv only has ``label-studio-sdk``. A studio home (:func:`whyset.paths.studio_home`) holds one server's data
+dir, state file, log and annotator accounts. Facts this module relies on were measured here
 (../shared/docs/label-studio.md): the legacy API token must be enabled before the *first* start of a data
 dir, the server silently moves to another port when its port is busy (so we pick a free one and poll
 exactly that port), and the first start of an empty data dir spends ~35 s in migrations, while a copy of an
@@ -26,10 +27,9 @@ from urllib.error import URLError
 from urllib.parse import urlparse
 from urllib.request import urlopen
 
-from whyset.errors import WhysetError
+from whyset.errors import ServerUnreachable, WhysetError
+from whyset.paths import LABEL_STUDIO_VERSION, studio_venv
 
-LABEL_STUDIO_VERSION = "1.23.2"
-DEFAULT_HOME = Path("work/studio")
 STATE_FILE = "server.json"
 ADMIN_EMAIL = "admin@whyset.local"
 # Unprefixed names Label Studio also reads; a stray HOST or PORT in the caller's env would redirect it.
@@ -54,30 +54,26 @@ class Connection:
         return self.pid is None
 
 
-def venv_python(home: Path) -> Path:
-    return home / "venv" / "bin" / "python"
-
-
-def install(home: Path = DEFAULT_HOME) -> Path:
+def install(venv: Path | None = None) -> Path:
     """Create the server's own venv with the pinned release (idempotent); returns the ``label-studio`` path.
 
     Pinned, because an unpinned install silently backtracks to 1.11 or 1.19 when another pin conflicts.
     """
-    binary = home / "venv" / "bin" / "label-studio"
-    stamp = home / "venv" / f".label-studio-{LABEL_STUDIO_VERSION}"
+    venv = venv or studio_venv()
+    binary = venv / "bin" / "label-studio"
+    stamp = venv / f".label-studio-{LABEL_STUDIO_VERSION}"
     if stamp.exists() and binary.exists():
         return binary
-    home.mkdir(parents=True, exist_ok=True)
     steps = [
-        [sys.executable, "-m", "venv", str(home / "venv")],
-        [str(venv_python(home)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+        [sys.executable, "-m", "venv", str(venv)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
          f"label-studio=={LABEL_STUDIO_VERSION}"],
     ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise WhysetError(f"installing label-studio=={LABEL_STUDIO_VERSION} into {home / 'venv'} failed: {tail[0]}")
+            raise WhysetError(f"installing label-studio=={LABEL_STUDIO_VERSION} into {venv} failed: {tail[0]}")
     stamp.touch()
     return binary
 
@@ -122,8 +118,8 @@ def postgres_env(database_url: str) -> dict[str, str]:
     }
 
 
-def up(home: Path = DEFAULT_HOME, port: int | None = None, template: Path | None = None,
-       database_url: str | None = None, timeout: float = 180.0) -> Connection:
+def up(home: Path, port: int | None = None, template: Path | None = None, database_url: str | None = None,
+       timeout: float = 180.0, venv: Path | None = None) -> Connection:
     """Start a local server (or return the one already running from this home) and wait for its API.
 
     The admin's token and password are generated once per data dir and kept in ``server.json`` (mode 600),
@@ -134,7 +130,7 @@ def up(home: Path = DEFAULT_HOME, port: int | None = None, template: Path | None
         if current.remote:
             raise WhysetError(f"{home / STATE_FILE}: connected to remote {current.url}; run `whyset studio down` first")
         return current
-    binary = install(home)
+    binary = install(venv)
     data_dir = home / "data"
     if template is not None and not data_dir.exists():
         shutil.copytree(template, data_dir)
@@ -168,7 +164,7 @@ def up(home: Path = DEFAULT_HOME, port: int | None = None, template: Path | None
     return connection
 
 
-def connect(url: str, token: str, home: Path = DEFAULT_HOME) -> Connection:
+def connect(url: str, token: str, home: Path) -> Connection:
     """Remember a remote server; the token is checked now so a typo fails here, not mid-push."""
     from whyset.annotation.client import StudioClient
 
@@ -179,7 +175,7 @@ def connect(url: str, token: str, home: Path = DEFAULT_HOME) -> Connection:
     return connection
 
 
-def status(home: Path = DEFAULT_HOME) -> Connection | None:
+def status(home: Path) -> Connection | None:
     """The remembered connection, or None; a local server whose process is gone is forgotten."""
     state = home / STATE_FILE
     if not state.exists():
@@ -191,7 +187,7 @@ def status(home: Path = DEFAULT_HOME) -> Connection | None:
     return connection
 
 
-def down(home: Path = DEFAULT_HOME) -> Connection | None:
+def down(home: Path) -> Connection | None:
     """Stop the local server started from this home (by its PID) or forget a remote one."""
     connection = status(home)
     if connection is None:
@@ -216,7 +212,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float, log: Pat
         except (URLError, OSError):
             pass
         time.sleep(0.5)
-    raise WhysetError(f"Label Studio did not answer at {url} within {timeout:.0f} s (log: {log})")
+    raise ServerUnreachable(f"Label Studio did not answer at {url} within {timeout:.0f} s (log: {log})")
 
 
 def _alive(pid: int) -> bool:

@@ -31,8 +31,10 @@ from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
 from whyset.corpora.esnli import import_esnli
-from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
+from whyset.paths import LABEL_STUDIO_VERSION
 
 
 class PeakRss:
@@ -82,8 +84,6 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "studio"
-        home.mkdir()
-        (home / "venv").symlink_to(server.install().parent.parent.resolve(), target_is_directory=True)
         connection = server.up(home, timeout=300)
         memory = PeakRss(connection.pid)
         try:
@@ -95,26 +95,30 @@ def main() -> None:
                 items = items_for(store, view)
                 accounts = ensure_annotators(client, ["alice", "bob"], home)
                 print(f"| phase | tasks | wall s | tasks/s |  (python {sys.version.split()[0]}, label-studio "
-                      f"{server.LABEL_STUDIO_VERSION}, SQLite)")
+                      f"{LABEL_STUDIO_VERSION}, SQLite)")
                 print("|---|---|---|---|", flush=True)
 
                 start = time.perf_counter()
                 report = push(store, client, "bench", view, items, ["alice", "bob"], 2, Guideline("bench", "b1"))
                 _row("push (tasks + predictions)", report.created, time.perf_counter() - start)
 
-                tasks = store.con.execute(
-                    "SELECT p.annotator, t.task_id, s.label, s.fields->>'premise' FROM studio_tasks t "
-                    "JOIN studio_projects p USING "
-                    "(server, project_id) JOIN sources s ON s.id = t.source_id ORDER BY t.task_id LIMIT ?",
-                    [args.annotate]).fetchall()
+                annotator_of = {p.project_id: p.annotator for p in store.studio.projects("bench")}
+                pushed = store.studio.tasks(client.server_id)[: args.annotate]
+                sources = store.sources_by_id({t.source_id for t in pushed})
+                tasks = [(annotator_of[t.project_id], t.task_id, sources[t.source_id]) for t in pushed]
                 clients = {h: StudioClient(connection, token=a["token"]) for h, a in accounts.items()}
-                result = lambda label: [{"from_name": "label", "to_name": "premise", "type": "choices",
-                                         "value": {"choices": [label]}},
-                                        {"from_name": "evidence_premise", "to_name": "premise", "type": "labels",
-                                         "value": {"start": 0, "end": 1, "text": "A", "labels": ["evidence"]}}]
+
+                def result(source) -> list[dict]:
+                    """The label and the premise's real first word as evidence (valid against the source)."""
+                    word = source.fields["premise"].split()[0]
+                    return [{"from_name": "label", "to_name": "premise", "type": "choices",
+                             "value": {"choices": [source.label]}},
+                            {"from_name": "evidence_premise", "to_name": "premise", "type": "labels",
+                             "value": {"start": 0, "end": len(word), "text": word, "labels": ["evidence"]}}]
+
                 start = time.perf_counter()
                 with ThreadPoolExecutor(args.threads) as pool:
-                    list(pool.map(lambda t: clients[t[0]].annotate(t[1], result(t[2], t[3]), lead_time=1.0), tasks))
+                    list(pool.map(lambda t: clients[t[0]].annotate(t[1], result(t[2]), lead_time=1.0), tasks))
                 _row(f"annotate via API ({args.threads} threads)", len(tasks), time.perf_counter() - start)
 
                 start = time.perf_counter()

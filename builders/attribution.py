@@ -21,7 +21,7 @@ import torch
 from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients
 
 from whyset.builders.classifier import Encoded, baseline, embeddings
-from whyset.corpora.schema import Span
+from whyset.corpora.kinds.rationale import Span
 
 Method = Literal["integrated_gradients", "gradient_x_input", "occlusion"]
 WORD = re.compile(r"\w+(?:'\w+)?|[^\w\s]")

@@ -26,8 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from whyset.builders.models import load_encoder, model_cache
+from whyset.builders.models import load_encoder
 from whyset.errors import WhysetError
+from whyset.paths import model_cache
 
 
 @dataclass
@@ -45,9 +46,9 @@ class EncoderClassifier(nn.Module):
     """Frozen mean-pooled encoder + head. Each text field is encoded separately (bi-encoder)."""
 
     def __init__(self, encoder_name: str, fields: Sequence[str], labels: Sequence[str], head: nn.Module,
-                 head_kind: str):
+                 head_kind: str, offline: bool = True):
         super().__init__()
-        self.tokenizer, self.encoder = load_encoder(encoder_name)
+        self.tokenizer, self.encoder = load_encoder(encoder_name, offline)
         self.encoder_name, self.fields, self.labels = encoder_name, list(fields), list(labels)
         self.head, self.head_kind = head, head_kind
         self.encoder.requires_grad_(False)
@@ -129,15 +130,16 @@ class SequenceClassifier(nn.Module):
     """A user's fine-tuned ``AutoModelForSequenceClassification`` (any id or path), fields cross-encoded as
     one (text, text_pair) sequence. Its ``id2label`` must name the corpus labels."""
 
-    def __init__(self, model_name: str, fields: Sequence[str], labels: Sequence[str]):
+    def __init__(self, model_name: str, fields: Sequence[str], labels: Sequence[str], offline: bool = True):
         super().__init__()
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         if not 1 <= len(fields) <= 2:
             raise WhysetError(f"classifier {model_name!r}: one or two text fields, not {len(fields)}")
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(model_name)
-            self.model = AutoModelForSequenceClassification.from_pretrained(model_name).eval()
+            self.tokenizer = AutoTokenizer.from_pretrained(model_name, local_files_only=offline)
+            self.model = AutoModelForSequenceClassification.from_pretrained(model_name,
+                                                                            local_files_only=offline).eval()
         except OSError as exc:
             raise WhysetError(f"classifier {model_name!r}: cannot load it offline ({str(exc).splitlines()[0]})") from None
         names = [self.model.config.id2label[i].lower() for i in range(self.model.config.num_labels)]
@@ -181,10 +183,11 @@ class PrototypeHead(nn.Module):
         return self.scale * features @ self.prototypes.T
 
 
-def prototype_classifier(encoder: str, field: str, descriptions: dict[str, list[str]]) -> EncoderClassifier:
+def prototype_classifier(encoder: str, field: str, descriptions: dict[str, list[str]],
+                         offline: bool = True) -> EncoderClassifier:
     """Single-field classifier whose label prototypes are the mean embeddings of description sentences."""
     labels = list(descriptions)
-    classifier = EncoderClassifier(encoder, [field], labels, nn.Identity(), "prototype")
+    classifier = EncoderClassifier(encoder, [field], labels, nn.Identity(), "prototype", offline)
     prototypes = torch.stack([classifier.sentence_features([{field: s} for s in descriptions[label]]).mean(0)
                               for label in labels])
     classifier.head = PrototypeHead(prototypes)
@@ -193,12 +196,12 @@ def prototype_classifier(encoder: str, field: str, descriptions: dict[str, list[
 
 def linear_classifier(encoder: str, fields: Sequence[str], labels: Sequence[str],
                       train: Sequence[tuple[str, dict[str, str], str]], epochs: int = 300,
-                      seed: int = 0) -> tuple[EncoderClassifier, dict[str, Any]]:
+                      seed: int = 0, offline: bool = True) -> tuple[EncoderClassifier, dict[str, Any]]:
     """Train (or load from cache) a logistic-regression head on frozen features of ``train``
     (id, fields, label) triples; returns the classifier and its training report (accuracy, sizes)."""
     if len(train) < 2 * len(labels):
         raise WhysetError(f"linear head: need at least {2 * len(labels)} labelled examples, got {len(train)}")
-    classifier = EncoderClassifier(encoder, fields, labels, nn.Identity(), "linear")
+    classifier = EncoderClassifier(encoder, fields, labels, nn.Identity(), "linear", offline)
     key = hashlib.sha256(json.dumps([encoder, list(fields), list(labels), [t[0] for t in train], epochs, seed])
                          .encode()).hexdigest()[:16]
     path = model_cache() / f"linear-head-{key}.pt"

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from whyset.annotation.views import DEFAULT_QUESTION
+from whyset.builders.base import BuilderSettings
 from whyset.builders.classifier import (
     EncoderClassifier,
     SequenceClassifier,
@@ -18,34 +18,17 @@ from whyset.builders.classifier import (
     prototype_classifier,
 )
 from whyset.builders.models import Generator, load_encoder, load_generator
-from whyset.builders.recipe import BuilderBase, Recipe
-from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample, content_id
+from whyset.builders.recipe import Recipe
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.store_builds import RejectedCandidate
 from whyset.errors import WhysetError
-
-
-@dataclass
-class Rejected:
-    """A candidate a builder's checks refused, kept with the reason (and its payload, if it parsed)."""
-
-    source_id: str
-    builder_id: str
-    kind: str
-    reason: str
-    provenance: Provenance
-    payload: dict[str, Any] | None = None
-    scores: dict[str, Any] | None = None
-
-    @property
-    def id(self) -> str:
-        return content_id("rejected", self.source_id, self.builder_id, self.kind, self.payload, self.reason,
-                          self.provenance.seed)
 
 
 @dataclass
 class BuildOutput:
     kept: list[ExplanationRecord] = field(default_factory=list)
-    rejected: list[Rejected] = field(default_factory=list)
+    rejected: list[RejectedCandidate] = field(default_factory=list)
 
 
 def prompt_hash(text: str) -> str:
@@ -75,7 +58,7 @@ class CorpusView:
         wants_shots = any(getattr(b, "shots", 0) for b in recipe.builder)
         records = accepted_exemplars(store, build_ids) if wants_shots else []
         sources = store.sources_by_id({r.source_id for r in records})
-        return cls(store.labels, list(first.fields), store.get_setting("freetext_question", DEFAULT_QUESTION),
+        return cls(store.labels, list(first.fields), store.freetext_question,
                    train, [(sources[r.source_id], r) for r in records])
 
 
@@ -98,30 +81,32 @@ class BuildContext:
 
     @cached_property
     def classifier(self) -> EncoderClassifier | SequenceClassifier:
-        settings = self.recipe.classifier
+        settings, models = self.recipe.classifier, self.recipe.models
         if settings.model:
-            return SequenceClassifier(settings.model, self.fields, self.labels)
+            return SequenceClassifier(settings.model, self.fields, self.labels, models.offline)
         if settings.head == "prototype":
             if not settings.descriptions or len(self.fields) != 1:
                 raise WhysetError("classifier.head = 'prototype' needs classifier.descriptions and one text field")
             unknown = set(settings.descriptions) - set(self.labels)
             if unknown or set(self.labels) - set(settings.descriptions):
                 raise WhysetError(f"classifier.descriptions must describe exactly the labels {self.labels}")
-            return prototype_classifier(self.recipe.models.encoder, self.fields[0],
-                                        {label: settings.descriptions[label] for label in self.labels})
-        classifier, self.classifier_report = linear_classifier(self.recipe.models.encoder, self.fields,
-                                                               self.labels, self.view.train)
+            return prototype_classifier(models.encoder, self.fields[0],
+                                        {label: settings.descriptions[label] for label in self.labels},
+                                        models.offline)
+        classifier, self.classifier_report = linear_classifier(models.encoder, self.fields, self.labels,
+                                                               self.view.train, offline=models.offline)
         return classifier
 
     @cached_property
     def generator(self) -> Generator:
-        return load_generator(self.recipe.models.generator, self.recipe.models.endpoint)
+        models = self.recipe.models
+        return load_generator(models.generator, models.endpoint, models.offline)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-normalised sentence embeddings from the recipe's encoder (mean pooling, as MiniLM is trained)."""
         import torch
 
-        tokenizer, model = load_encoder(self.recipe.models.encoder)
+        tokenizer, model = load_encoder(self.recipe.models.encoder, self.recipe.models.offline)
         out = []
         with torch.no_grad():
             for start in range(0, len(texts), 64):
@@ -132,13 +117,12 @@ class BuildContext:
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
         return np.concatenate(out) if out else np.zeros((0, 1))
 
-    def provenance(self, settings: BuilderBase, origin: str, model: str | None, revision: str | None = None,
+    def provenance(self, settings: BuilderSettings, origin: str, model: str | None, revision: str | None = None,
                    prompt: str | None = None, seed: int | None = None, **decoding: Any) -> Provenance:
         return Provenance(origin=origin, agent_id=settings.id, model_name=model, model_revision=revision,
-                          prompt_id=f"{settings.type}@{settings.config_hash}" if prompt else None,  # type: ignore[attr-defined]
+                          prompt_id=f"{settings.type}@{settings.config_hash}" if prompt else None,
                           prompt_hash=prompt_hash(prompt) if prompt else None,
-                          decoding={"builder": settings.model_dump(exclude={"id", "batch_size", "limit"}), **decoding},
-                          seed=seed)
+                          decoding={"builder": settings.signature(), **decoding}, seed=seed)
 
     @staticmethod
     def candidate(source: SourceExample, explanation: Any, provenance: Provenance,

@@ -9,15 +9,32 @@ original. Proposals that do not flip are kept in ``rejected_candidates`` with th
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 import torch
+from pydantic import Field
 from rapidfuzz.distance import Levenshtein
 
-from whyset.builders.context import BuildContext, BuildOutput, Rejected
+from whyset.builders.base import Builder, BuilderSettings, GeneratorSettings, register_builder
+from whyset.builders.context import BuildContext, BuildOutput
 from whyset.builders.models import TransformersGenerator
-from whyset.builders.recipe import LLMCounterfactual, RuleCounterfactual
-from whyset.builders.rule_edits import apply_edits, propose
-from whyset.corpora.schema import Counterfactual, Provenance, SourceExample, word_edits
+from whyset.builders.rule_edits import RULES, apply_edits, propose
+from whyset.corpora.kinds.counterfactual import Counterfactual, word_edits
+from whyset.corpora.schema import Provenance, SourceExample
+from whyset.corpora.store_builds import RejectedCandidate
+
+RuleName = Literal[tuple(RULES)]  # type: ignore[valid-type]
+
+
+class RuleCounterfactual(BuilderSettings):
+    field: str | None = Field(default=None, description="text field to edit (default: the last one)")
+    edits: list[RuleName] = Field(default_factory=lambda: list(RULES))  # type: ignore[valid-type]
+    targets: dict[str, str] | None = Field(default=None, description="original label -> target label")
+
+
+class LLMCounterfactual(GeneratorSettings):
+    field: str | None = None
+    targets: dict[str, str] | None = None
 
 
 def mean_log_likelihood(ctx: BuildContext, texts: list[str]) -> list[float | None]:
@@ -58,16 +75,15 @@ def score_and_split(ctx: BuildContext, builder_id: str, proposals: list[tuple[So
         if predicted == cf.target_label:
             out.kept.append(ctx.candidate(source, cf, provenance, scores))
         else:
-            out.rejected.append(Rejected(source.id, builder_id, "counterfactual",
+            out.rejected.append(RejectedCandidate(source.id, builder_id, "counterfactual",
                                          f"classifier predicts {predicted!r}, not the target {cf.target_label!r}",
                                          provenance, payload=cf.model_dump(mode="json"), scores=scores))
 
 
-class RuleCounterfactualBuilder:
-    kind = "counterfactual"
-
-    def __init__(self, settings: RuleCounterfactual):
-        self.settings = settings
+@register_builder("rule_counterfactual", settings=RuleCounterfactual, kind="counterfactual",
+                  needs=("classifier", "generator"))
+class RuleCounterfactualBuilder(Builder):
+    settings: RuleCounterfactual
 
     def build(self, sources: list[SourceExample], ctx: BuildContext) -> BuildOutput:
         out, proposals = BuildOutput(), []
@@ -85,11 +101,10 @@ class RuleCounterfactualBuilder:
         return out
 
 
-class LLMCounterfactualBuilder:
-    kind = "counterfactual"
-
-    def __init__(self, settings: LLMCounterfactual):
-        self.settings = settings
+@register_builder("llm_counterfactual", settings=LLMCounterfactual, kind="counterfactual",
+                  needs=("classifier", "generator"))
+class LLMCounterfactualBuilder(Builder):
+    settings: LLMCounterfactual
 
     def prompt(self, source: SourceExample, field: str, target: str) -> list[dict[str, str]]:
         context = "\n".join(f"{name}: {text}" for name, text in source.fields.items())
@@ -115,7 +130,7 @@ class LLMCounterfactualBuilder:
             rewritten = first_line(text)
             original = source.fields[field]
             if not rewritten or rewritten == original:
-                out.rejected.append(Rejected(source.id, self.settings.id, self.kind, "no rewrite in the output",
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, "no rewrite in the output",
                                              provenance, payload={"raw": text}))
                 continue
             cf = Counterfactual(field=field, edited_text=rewritten, edits=word_edits(original, rewritten, "rewrite"),

@@ -5,8 +5,10 @@ Defaults are the models that ship inside PyPI wheels (../shared/docs/models-offl
 as generator. Any transformers model id or local path works in their place, and generators can also be any
 OpenAI-compatible endpoint (vLLM, Ollama, TGI, llama.cpp server) given a base URL and model name.
 
-The GGUF generator takes ~20-40 s to de-quantize on first load, so it is converted once into a
-safetensors cache (``WHYSET_MODEL_CACHE``, default ``work/models``) that reloads in well under a second.
+Models load from local files only unless a recipe says ``[models] offline = false`` (no machine whyset is
+tested on reaches a hub); nothing here changes the process environment. The GGUF generator takes ~20-40 s
+to de-quantize on first load, so it is converted once into a safetensors folder under the model cache
+(:func:`whyset.paths.model_cache`) that reloads in well under a second.
 """
 
 from __future__ import annotations
@@ -23,26 +25,19 @@ from typing import Any, Protocol
 from filelock import FileLock
 
 from whyset.errors import WhysetError
+from whyset.paths import model_cache
 
 DEFAULT_ENCODER = "minilm"
 DEFAULT_GENERATOR = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-# Offline is the default everywhere here; a user with hub access can unset these.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# whyset shows its own progress per builder; transformers' per-load bars would bury it.
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
 def _quiet_transformers() -> None:
+    """whyset shows its own progress per builder; transformers' per-load bars and advice would bury it."""
     from transformers.utils import logging
 
     logging.disable_progress_bar()
     logging.set_verbosity_error()
-
-
-def model_cache() -> Path:
-    return Path(os.environ.get("WHYSET_MODEL_CACHE", "work/models"))
 
 
 def _package_dir(package: str, hint: str) -> Path:
@@ -60,14 +55,15 @@ def encoder_path(name: str = DEFAULT_ENCODER) -> str:
 
 
 @cache
-def load_encoder(name: str = DEFAULT_ENCODER) -> tuple[Any, Any]:
+def load_encoder(name: str = DEFAULT_ENCODER, offline: bool = True) -> tuple[Any, Any]:
     """(tokenizer, AutoModel) of a transformers encoder, in eval mode on the CPU."""
     from transformers import AutoModel, AutoTokenizer
 
     _quiet_transformers()
     path = encoder_path(name)
     try:
-        tokenizer, model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
+        model = AutoModel.from_pretrained(path, local_files_only=offline)
     except OSError as exc:
         raise WhysetError(f"encoder {name!r}: cannot load it offline ({str(exc).splitlines()[0]})") from None
     return tokenizer, model.eval()
@@ -135,7 +131,7 @@ class OpenAIGenerator:
 
 
 @cache
-def load_generator(name: str = DEFAULT_GENERATOR, base_url: str | None = None) -> Generator:
+def load_generator(name: str = DEFAULT_GENERATOR, base_url: str | None = None, offline: bool = True) -> Generator:
     """The generator a recipe names: an endpoint when ``base_url`` is set, else a local transformers model."""
     if base_url:
         return OpenAIGenerator(name=name, base_url=base_url, api_key=os.environ.get("OPENAI_API_KEY", "not-needed"))
@@ -144,8 +140,8 @@ def load_generator(name: str = DEFAULT_GENERATOR, base_url: str | None = None) -
     _quiet_transformers()
     path, revision = (_smollm2_cache(), "Q4_1") if name == DEFAULT_GENERATOR else (name, None)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path).eval()
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=offline)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=offline).eval()
     except OSError as exc:
         raise WhysetError(f"generator {name!r}: cannot load it offline ({str(exc).splitlines()[0]})") from None
     tokenizer.padding_side = "left"
@@ -171,8 +167,8 @@ def _smollm2_cache() -> str:
 def _convert_gguf(folder: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
     # The de-quantized weights are plain float32; drop the GGUF marker that forbids saving them.
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)

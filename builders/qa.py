@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from whyset.builders.context import BuildContext, BuildOutput, Rejected
-from whyset.builders.recipe import LLMExplanation
-from whyset.corpora.schema import QATriple, SourceExample
+from whyset.builders.base import Builder, GeneratorSettings, register_builder
+from whyset.builders.context import BuildContext, BuildOutput
+from whyset.corpora.kinds.qa import QATriple
+from whyset.corpora.schema import SourceExample
+from whyset.corpora.store_builds import RejectedCandidate
 
 PARTS = re.compile(r"^\s*(question|answer|explanation)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
@@ -36,11 +40,21 @@ def mmr(query: np.ndarray, pool: np.ndarray, k: int, lam: float) -> list[int]:
     return chosen
 
 
-class LLMExplanationBuilder:
-    kind = "qa"
+class LLMExplanation(GeneratorSettings):
+    mode: Literal["explain_label", "passage_qa"] = "explain_label"
+    samples: int = Field(default=2, ge=1, description="candidates per item, one seed each")
+    shots: int = Field(default=3, ge=0, description="few-shot exemplars chosen by MMR from accepted annotations")
+    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
+    max_input_similarity: float = Field(default=0.9, gt=0, le=1, description="reject restatements of the input")
+    max_duplicate_similarity: float = Field(default=0.95, gt=0, le=1, description="reject near-duplicates")
+
+
+@register_builder("llm_explanation", settings=LLMExplanation, kind="qa", needs=("encoder", "generator"))
+class LLMExplanationBuilder(Builder):
+    settings: LLMExplanation
 
     def __init__(self, settings: LLMExplanation):
-        self.settings = settings
+        super().__init__(settings)
         self._vectors: np.ndarray | None = None
 
     def _exemplar_vectors(self, ctx: BuildContext) -> np.ndarray:
@@ -89,7 +103,7 @@ class LLMExplanationBuilder:
                                             temperature=self.settings.temperature)
                 triple, problem = self._parse(source, text, question)
                 if triple is None:
-                    out.rejected.append(Rejected(source.id, self.settings.id, self.kind, problem, provenance,
+                    out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, problem, provenance,
                                                  payload={"raw": text}))
                 else:
                     by_source[source.id].append((triple, provenance))
@@ -130,7 +144,7 @@ class LLMExplanationBuilder:
                     kept_vectors.append(vector)
                     out.kept.append(ctx.candidate(source, triple, provenance, scores))
                     continue
-                out.rejected.append(Rejected(source.id, self.settings.id, self.kind, reason, provenance,
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, reason, provenance,
                                              payload=triple.model_dump(mode="json"), scores=scores))
 
 

@@ -7,20 +7,35 @@ is rejected (kept with the reason), and offsets are computed here, never taken f
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+from pydantic import Field
 
 from whyset.builders.attribution import SpanRule, select_spans, token_attributions, word_scores
-from whyset.builders.context import BuildContext, BuildOutput, Rejected
-from whyset.builders.recipe import AttributionRationale, LLMRationale
-from whyset.corpora.schema import Rationale, SourceExample, Span
+from whyset.builders.base import Builder, BuilderSettings, GeneratorSettings, register_builder
+from whyset.builders.context import BuildContext, BuildOutput
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import SourceExample
+from whyset.corpora.store_builds import RejectedCandidate
 
 QUOTE = re.compile(r'^[\s\-*•\d.)]*["“\']?(.+?)["”\']?\s*$')
 
 
-class AttributionRationaleBuilder:
-    kind = "rationale"
+class AttributionRationale(BuilderSettings):
+    method: Literal["integrated_gradients", "gradient_x_input", "occlusion"] = "integrated_gradients"
+    steps: int = Field(default=32, ge=2)
+    select: Literal["top_fraction", "threshold"] = "top_fraction"
+    fraction: float = Field(default=0.2, gt=0, le=1)
+    threshold: float = Field(default=0.5, gt=0, le=1)
+    granularity: Literal["token", "sentence"] = "token"
+
+
+@register_builder("attribution_rationale", settings=AttributionRationale, kind="rationale", needs=("classifier",))
+class AttributionRationaleBuilder(Builder):
+    settings: AttributionRationale
 
     def __init__(self, settings: AttributionRationale):
-        self.settings = settings
+        super().__init__(settings)
         self.rule = SpanRule(settings.select, settings.fraction, settings.threshold, settings.granularity)
 
     def build(self, sources: list[SourceExample], ctx: BuildContext) -> BuildOutput:
@@ -42,7 +57,7 @@ class AttributionRationaleBuilder:
             provenance = ctx.provenance(self.settings, "model", classifier.name, target="logit_difference")
             spans = select_spans(words, source.fields, self.rule)
             if not spans:
-                out.rejected.append(Rejected(source.id, self.settings.id, self.kind,
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind,
                                              "no word supports the label (all attributions <= 0)", provenance,
                                              scores=measured))
                 continue
@@ -51,11 +66,9 @@ class AttributionRationaleBuilder:
         return out
 
 
-class LLMRationaleBuilder:
-    kind = "rationale"
-
-    def __init__(self, settings: LLMRationale):
-        self.settings = settings
+@register_builder("llm_rationale", settings=GeneratorSettings, kind="rationale", needs=("generator",))
+class LLMRationaleBuilder(Builder):
+    settings: GeneratorSettings
 
     def prompt(self, source: SourceExample) -> list[dict[str, str]]:
         shown = "\n".join(f"{name}: {text}" for name, text in source.fields.items())
@@ -78,14 +91,14 @@ class LLMRationaleBuilder:
                                         temperature=self.settings.temperature)
             spans, missing = verbatim_spans(text, source.fields)
             for quote in missing:
-                out.rejected.append(Rejected(source.id, self.settings.id, self.kind,
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind,
                                              f"quote not found verbatim in the source: {quote!r}", provenance,
                                              payload={"quote": quote, "raw": text}))
             if spans:
                 out.kept.append(ctx.candidate(source, Rationale(spans=spans, label=source.label), provenance,
                                               {"quotes_kept": len(spans), "quotes_rejected": len(missing)}))
             elif not missing:
-                out.rejected.append(Rejected(source.id, self.settings.id, self.kind, "no quote in the output",
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, "no quote in the output",
                                              provenance, payload={"raw": text}))
         return out
 

@@ -17,21 +17,23 @@ from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
-from whyset.builders.context import BuildContext, BuildOutput, CorpusView, Rejected
+from whyset.builders.base import BUILDERS
+from whyset.builders.context import BuildContext, BuildOutput, CorpusView
 from whyset.builders.recipe import Recipe
 from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
+from whyset.corpora.store_builds import RejectedCandidate
+from whyset.registry import import_plugins
 
 
 class BatchBuilder:
     """A Ray actor: builds one batch of sources with one builder; models load once per actor."""
 
     def __init__(self, view: CorpusView, recipe_json: str, builder_id: str):
-        from whyset.builders.run import BUILDERS
-
+        import_plugins(json.loads(recipe_json)["plugins"], "recipe")  # register the recipe's own builders here too
         recipe = Recipe.model_validate_json(recipe_json)
         settings = next(b for b in recipe.builder if b.id == builder_id)
         self.ctx = BuildContext(view, recipe)
-        self.builder = BUILDERS[settings.type](settings)
+        self.builder = BUILDERS.get(settings.type)(settings)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         sources = [SourceExample.model_validate_json(s) for s in batch["source"]]
@@ -63,7 +65,7 @@ def build_batches(sources: list[SourceExample], view: CorpusView, recipe: Recipe
         output = BuildOutput()
         for kept, rejected in zip(batch["kept"], batch["rejected"], strict=True):
             output.kept += [ExplanationRecord.model_validate(r) for r in json.loads(kept)]
-            output.rejected += [Rejected(**(r | {"provenance": Provenance.model_validate(r["provenance"])}))
+            output.rejected += [RejectedCandidate(**(r | {"provenance": Provenance.model_validate(r["provenance"])}))
                                 for r in json.loads(rejected)]
         yield chunk, output
 

@@ -2,27 +2,24 @@
 
 Every table is a pydantic model with unknown keys forbidden, so a typo (``fraction`` spelt ``fracton``)
 stops the build with the recipe file, the builder and the key named, instead of silently using a default.
-Each builder's settings hash into its ``config_hash``: changing a setting makes a new build, while re-running
-the same recipe skips items already built.
+A ``[[builder]]`` table is validated with the settings model of the builder its ``type`` names in the
+builder registry (:mod:`whyset.builders.base`); ``plugins`` names modules to import first, for builders
+defined outside whyset.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
+from whyset.builders.base import BUILDERS, BuilderSettings, Strict
 from whyset.builders.models import DEFAULT_ENCODER, DEFAULT_GENERATOR
-from whyset.errors import WhysetError
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from whyset.errors import BadInput
+from whyset.registry import import_plugins
 
 
 class SourceSelection(Strict):
@@ -35,6 +32,7 @@ class Models(Strict):
     encoder: str = DEFAULT_ENCODER
     generator: str = DEFAULT_GENERATOR
     endpoint: str | None = Field(default=None, description="OpenAI-compatible base URL; generator = model name")
+    offline: bool = Field(default=True, description="load models from local files only (no hub downloads)")
 
 
 class ClassifierSettings(Strict):
@@ -44,71 +42,28 @@ class ClassifierSettings(Strict):
     descriptions: dict[str, list[str]] | None = Field(default=None, description="prototype head: label -> sentences")
 
 
-class BuilderBase(Strict):
-    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    batch_size: int = Field(default=16, ge=1)
-    limit: int | None = Field(default=None, ge=1, description="build only for the first N selected sources")
-
-    @property
-    def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.model_dump(exclude={"batch_size"}), sort_keys=True).encode()
-                              ).hexdigest()[:12]
-
-
-class AttributionRationale(BuilderBase):
-    type: Literal["attribution_rationale"]
-    method: Literal["integrated_gradients", "gradient_x_input", "occlusion"] = "integrated_gradients"
-    steps: int = Field(default=32, ge=2)
-    select: Literal["top_fraction", "threshold"] = "top_fraction"
-    fraction: float = Field(default=0.2, gt=0, le=1)
-    threshold: float = Field(default=0.5, gt=0, le=1)
-    granularity: Literal["token", "sentence"] = "token"
-
-
-class GeneratorSettings(BuilderBase):
-    max_new_tokens: int = Field(default=48, ge=1)
-    temperature: float = Field(default=0.7, ge=0)
-    seed: int = 0
-
-
-class LLMRationale(GeneratorSettings):
-    type: Literal["llm_rationale"]
-
-
-class RuleCounterfactual(BuilderBase):
-    type: Literal["rule_counterfactual"]
-    field: str | None = Field(default=None, description="text field to edit (default: the last one)")
-    edits: list[Literal["negation", "antonym", "quantifier", "entity"]] = ["negation", "antonym", "quantifier",
-                                                                           "entity"]
-    targets: dict[str, str] | None = Field(default=None, description="original label -> target label")
-
-
-class LLMCounterfactual(GeneratorSettings):
-    type: Literal["llm_counterfactual"]
-    field: str | None = None
-    targets: dict[str, str] | None = None
-
-
-class LLMExplanation(GeneratorSettings):
-    type: Literal["llm_explanation"]
-    mode: Literal["explain_label", "passage_qa"] = "explain_label"
-    samples: int = Field(default=2, ge=1, description="candidates per item, one seed each")
-    shots: int = Field(default=3, ge=0, description="few-shot exemplars chosen by MMR from accepted annotations")
-    mmr_lambda: float = Field(default=0.7, ge=0, le=1)
-    max_input_similarity: float = Field(default=0.9, gt=0, le=1, description="reject restatements of the input")
-    max_duplicate_similarity: float = Field(default=0.95, gt=0, le=1, description="reject near-duplicates")
-
-
-BuilderSettings = Annotated[AttributionRationale | LLMRationale | RuleCounterfactual | LLMCounterfactual
-                            | LLMExplanation, Field(discriminator="type")]
-
-
 class Recipe(Strict):
     name: str = "recipe"
+    plugins: list[str] = Field(default_factory=list, description="modules that register builders")
     sources: SourceSelection = SourceSelection()
     models: Models = Models()
     classifier: ClassifierSettings = ClassifierSettings()
-    builder: list[BuilderSettings] = Field(min_length=1)
+    builder: list[SerializeAsAny[BuilderSettings]] = Field(min_length=1)
+
+    @field_validator("builder", mode="before")
+    @classmethod
+    def _settings_of_their_type(cls, entries: Any) -> Any:
+        """Each table becomes the settings model of its builder type (a recipe round-tripped through JSON,
+        as the Ray engine sends it, comes back typed)."""
+        if not isinstance(entries, list):
+            return entries
+        return [entry if isinstance(entry, BuilderSettings) else builder_settings(entry) for entry in entries]
+
+
+def builder_settings(entry: Any) -> BuilderSettings:
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+        raise ValueError("a builder table needs a 'type'")  # noqa: TRY004  (pydantic reports ValueErrors)
+    return BUILDERS.get(entry["type"]).settings_model.model_validate(entry)
 
 
 def load_recipe(path: Path) -> Recipe:
@@ -117,35 +72,35 @@ def load_recipe(path: Path) -> Recipe:
         text = path.read_text(encoding="utf-8")
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except FileNotFoundError:
-        raise WhysetError(f"{path}: recipe not found") from None
+        raise BadInput(f"{path}: recipe not found") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise WhysetError(f"{path}: not valid {path.suffix.lstrip('.').upper()} ({str(exc).splitlines()[0]})") from None
+        raise BadInput(f"{path}: not valid {path.suffix.lstrip('.').upper()} ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise BadInput(f"{path}: a recipe is a table of settings")
+    import_plugins(raw.get("plugins", []) if isinstance(raw.get("plugins"), list) else [], str(path))
+    entries = raw.get("builder")
+    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+        name = f"builder[{i}]" + (f" ({entry['id']})" if isinstance(entry, dict) and "id" in entry else "")
+        try:
+            builder_settings(entry)
+        except ValidationError as exc:
+            raise BadInput(f"{path}: {_where(name, exc)}") from None
+        except (BadInput, ValueError) as exc:
+            raise BadInput(f"{path}: key '{name}.type': {exc}") from None
     try:
         recipe = Recipe.model_validate(raw)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        where = _where(raw, error["loc"])
-        problem = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise WhysetError(f"{path}: {where}: {problem}") from None
+        raise BadInput(f"{path}: {_where(None, exc)}") from None
     ids = [b.id for b in recipe.builder]
     if len(set(ids)) != len(ids):
-        raise WhysetError(f"{path}: builder ids must be unique, got {ids}")
+        raise BadInput(f"{path}: builder ids must be unique, got {ids}")
     return recipe
 
 
-def _where(raw: object, loc: tuple) -> str:
-    parts: list[str] = []
-    node = raw
-    for step in loc:
-        if isinstance(step, int) and isinstance(node, list):
-            node = node[step] if step < len(node) else {}
-            name = node.get("id") if isinstance(node, dict) else None
-            parts[-1] += f"[{step}]" + (f" ({name})" if name else "")
-            continue
-        if parts and isinstance(node, dict) and step in {"attribution_rationale", "llm_rationale",
-                                                          "rule_counterfactual", "llm_counterfactual",
-                                                          "llm_explanation"}:
-            continue  # pydantic's discriminator step, not a key of the file
-        parts.append(str(step))
-        node = node.get(step, {}) if isinstance(node, dict) else {}
-    return "key '" + ".".join(parts) + "'"
+def _where(prefix: str | None, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in ((prefix,) if prefix else ()) + tuple(error["loc"]))
+    problem = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+    return f"key '{key}': {problem}"

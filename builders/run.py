@@ -2,30 +2,23 @@
 
 Each batch of one builder is written in one transaction together with its ``build_log`` rows, so an
 interrupted build (Ctrl-C, a crash, a dead endpoint) leaves only whole batches behind, and re-running
-skips exactly the (builder config, source) pairs already logged.
+skips exactly the (builder settings, source) pairs already logged. ``limit`` and ``batch_size`` are outside
+the settings' signature, so raising a builder's limit builds only the new sources.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from whyset.builders.base import BUILDERS, BuilderSettings
 from whyset.builders.context import BuildContext, BuildOutput, CorpusView
-from whyset.builders.counterfactuals import LLMCounterfactualBuilder, RuleCounterfactualBuilder
-from whyset.builders.qa import LLMExplanationBuilder
-from whyset.builders.rationales import AttributionRationaleBuilder, LLMRationaleBuilder
-from whyset.builders.recipe import BuilderSettings, Recipe, load_recipe
+from whyset.builders.recipe import Recipe, load_recipe
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import SourceExample
 from whyset.corpora.store import CorpusStore
-
-BUILDERS = {"attribution_rationale": AttributionRationaleBuilder, "llm_rationale": LLMRationaleBuilder,
-            "rule_counterfactual": RuleCounterfactualBuilder, "llm_counterfactual": LLMCounterfactualBuilder,
-            "llm_explanation": LLMExplanationBuilder}
 
 
 @dataclass
@@ -37,16 +30,18 @@ class BuilderReport:
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
+    @property
+    def rate(self) -> float:
+        """Sources built per second (skipped ones excluded)."""
+        return (self.sources - self.skipped) / self.seconds if self.seconds else 0.0
+
 
 def select_sources(store: CorpusStore, recipe: Recipe) -> list[SourceExample]:
     """The recipe's slice: sources in dataset/split/row order (so "the first 500 pairs" means what it says)."""
     selection = recipe.sources
-    rows = store.con.execute(
-        "SELECT id FROM sources WHERE (? IS NULL OR dataset = ?) AND (? IS NULL OR split = ?) "
-        "ORDER BY dataset, split, row LIMIT ?",
-        [selection.dataset, selection.dataset, selection.split, selection.split, selection.limit or 2**62]).fetchall()
-    by_id = store.sources_by_id([r[0] for r in rows])
-    return [by_id[r[0]] for r in rows]
+    ids = store.source_ids_in_order(selection.dataset, selection.split, selection.limit)
+    by_id = store.sources_by_id(ids)
+    return [by_id[i] for i in ids]
 
 
 @dataclass(frozen=True)
@@ -70,15 +65,14 @@ def build(store: CorpusStore, recipe_path: Path, only: list[str] | None = None,
         if only and settings.id not in only:
             continue
         chosen = sources[: settings.limit] if settings.limit else sources
-        done = {r[0] for r in store.con.execute(
-            "SELECT source_id FROM build_log WHERE builder_id = ? AND config_hash = ?",
-            [settings.id, settings.config_hash]).fetchall()}
+        done = store.builds.done(settings.id, settings.config_hash)
         todo = [s for s in chosen if s.id not in done]
         report = reports[settings.id] = BuilderReport(sources=len(chosen), skipped=len(chosen) - len(todo))
         start, classifier_loaded = time.perf_counter(), "classifier" in ctx.__dict__
         for batch, output in progress(_batches(todo, settings, ctx, engine), f"{settings.id} ({settings.type})",
                                       total=-(-len(todo) // settings.batch_size)):
-            _write(store, settings.id, settings.config_hash, batch, output)
+            store.builds.record_batch(settings.id, settings.config_hash, [s.id for s in batch], output.kept,
+                                      output.rejected)
             report.kept += len(output.kept)
             report.rejected += len(output.rejected)
         report.seconds = time.perf_counter() - start
@@ -95,38 +89,16 @@ def _batches(todo: list[SourceExample], settings: BuilderSettings, ctx: BuildCon
              ) -> Iterator[tuple[list[SourceExample], BuildOutput]]:
     if not todo:
         return
+    builder_class = BUILDERS.get(settings.type)
     if engine.name == "ray":
         from whyset.builders.ray_engine import build_batches
 
-        if settings.type in ("attribution_rationale", "rule_counterfactual"):
+        if "classifier" in builder_class.needs:
             _ = ctx.classifier  # train (and cache) the head once here, not in every actor
         yield from build_batches(todo, ctx.view, ctx.recipe, settings.id, settings.batch_size, engine.workers,
                                  engine.address)
         return
-    builder = BUILDERS[settings.type](settings)
+    builder = builder_class(settings)
     for i in range(0, len(todo), settings.batch_size):
         batch = todo[i:i + settings.batch_size]
         yield batch, builder.build(batch, ctx)
-
-
-def _write(store: CorpusStore, builder_id: str, config_hash: str, batch: list[SourceExample],
-           output: BuildOutput) -> None:
-    now = datetime.now(UTC)
-    kept = {s.id: 0 for s in batch}
-    rejected = {s.id: 0 for s in batch}
-    for record in output.kept:
-        kept[record.source_id] += 1
-    for item in output.rejected:
-        rejected[item.source_id] += 1
-    with store.transaction():
-        if output.kept:
-            store.add_explanations(output.kept)
-        if output.rejected:
-            store.con.executemany(
-                "INSERT OR IGNORE INTO rejected_candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [[r.id, r.source_id, r.builder_id, r.kind, json.dumps(r.payload) if r.payload else None,
-                  r.provenance.model_dump_json(), r.reason, json.dumps(r.scores) if r.scores else None]
-                 for r in output.rejected])
-        store.con.executemany(
-            "INSERT OR IGNORE INTO build_log VALUES (?, ?, ?, ?, ?, ?)",
-            [[builder_id, config_hash, s.id, kept[s.id], rejected[s.id], now] for s in batch])

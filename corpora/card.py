@@ -1,18 +1,33 @@
-"""Dataset card (README.md with YAML metadata, via huggingface_hub) and CHANGELOG for an export."""
+"""Dataset card (README.md with YAML metadata, via huggingface_hub) and CHANGELOG for an export.
+
+The card is rendered from typed inputs only: the corpus metadata (:class:`~whyset.corpora.info.CorpusInfo`),
+the export's tables and provenance summary, and the validation run behind the release (each metric family
+writes its own lines). Text that users typed (names, attribution, descriptions) is escaped, so it reads as
+written and cannot inject markup into the card.
+"""
 
 from __future__ import annotations
 
+import html
+import re
+from collections import defaultdict
 from typing import Any
 
 from huggingface_hub import DatasetCard, DatasetCardData
 
+from whyset.corpora.info import CorpusInfo
 from whyset.corpora.licenses import hub_license_id
-from whyset.corpora.store import CorpusStore
 from whyset.corpora.tables import ConfigTable
 
 _SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
                 (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
 _CREATORS = {"model": "machine-generated", "rule": "machine-generated"}
+_MARKDOWN = re.compile(r"([\\`*_\[\]|])")  # what changes meaning mid-line (user text never starts a line)
+
+
+def md(text: str) -> str:
+    """User text as literal Markdown: HTML escaped, Markdown punctuation backslash-escaped, one line."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(" ".join(str(text).split()), quote=False))
 
 
 def size_category(n: int) -> str:
@@ -20,11 +35,10 @@ def size_category(n: int) -> str:
     return next((label for bound, label in _SIZE_BOUNDS if n < bound), "n>100M")
 
 
-def card_data(name: str, tables: list[ConfigTable], provenance: dict[str, Any], store: CorpusStore) -> DatasetCardData:
-    """YAML metadata: licence, language, task categories, annotation creators, sources, size, configs."""
+def card_data(name: str, info: CorpusInfo, tables: list[ConfigTable], provenance: dict[str, Any]) -> DatasetCardData:
+    """YAML metadata: licence, languages and task categories when set, annotation creators, sources, size."""
     origins = sorted({p["origin"] for p in provenance["producers"]})
-    human_kind = store.get_setting("human_annotators", "crowdsourced")
-    creators = sorted({_CREATORS.get(origin, human_kind) for origin in origins}) or ["no-annotation"]
+    creators = sorted({_CREATORS.get(origin, "crowdsourced") for origin in origins}) or ["no-annotation"]
     configs = [
         {"config_name": table.name,
          "data_files": [{"split": split, "path": f"data/{table.name}/{split}-*.parquet"}
@@ -33,10 +47,10 @@ def card_data(name: str, tables: list[ConfigTable], provenance: dict[str, Any], 
         for table in tables
     ]
     return DatasetCardData(
-        pretty_name=store.get_setting("pretty_name", name),
+        pretty_name=info.pretty_name or name,
         license=hub_license_id(provenance["license"]["release"]),
-        language=store.get_setting("language", ["en"]),
-        task_categories=store.get_setting("task_categories", ["text-classification"]),
+        language=info.languages or None,
+        task_categories=info.task_categories or None,
         annotations_creators=creators,
         source_datasets=sorted({f"extended|{s['dataset']}" for s in provenance["sources"]}),
         size_categories=[size_category(tables[0].num_rows)],
@@ -46,60 +60,86 @@ def card_data(name: str, tables: list[ConfigTable], provenance: dict[str, Any], 
     )
 
 
-def render_card(name: str, tables: list[ConfigTable], provenance: dict[str, Any], store: CorpusStore) -> str:
-    """The full README.md: YAML header plus a human-readable description of data, licence and provenance."""
+def render_card(name: str, info: CorpusInfo, tables: list[ConfigTable], provenance: dict[str, Any],
+                validation: dict[str, Any] | None = None) -> str:
+    """The full README.md: YAML header plus a human-readable description of data, quality, licence and
+    provenance."""
     lic = provenance["license"]
-    lines = [
-        f"# {store.get_setting('pretty_name', name)} (version {provenance['dataset_version']})",
-        "",
-        "An explanation corpus built with whyset: each example carries reasons for its",
-        "label (rationales, counterfactuals, question-answer-explanation triples) with full provenance.",
-        "",
-        "## Configs",
-        "",
-        "| config | split | rows |",
-        "|---|---|---|",
-        *(f"| {t.name} | {split} | {len(rows)} |" for t in tables for split, rows in sorted(t.rows_by_split.items())),
-        "",
-        "```python",
-        "from datasets import load_dataset",
-        f'ds = load_dataset("<this repo or folder>", "{tables[-1].name}")',
-        "```",
-        "",
-        "## Licence",
-        "",
-        f"Released under **{lic['release']}**. Source licences: {', '.join(lic['sources'])}.",
-    ]
+    lines = [f"# {md(info.pretty_name or name)} (version {provenance['dataset_version']})", ""]
+    lines += [md(info.description), ""] if info.description else [
+        "An explanation corpus built with whyset: each example carries reasons for its label (rationales,",
+        "counterfactuals, question-answer-explanation triples) with full provenance.", ""]
+    if info.homepage:
+        lines += [f"Homepage: <{html.escape(info.homepage)}>", ""]
+    lines += ["## Configs", "", "| config | split | rows |", "|---|---|---|",
+              *(f"| {t.name} | {split} | {len(rows)} |" for t in tables
+                for split, rows in sorted(t.rows_by_split.items())),
+              "", "```python", "from datasets import load_dataset",
+              f'ds = load_dataset("<this repo or folder>", "{tables[-1].name}")', "```", ""]
+    lines += _quality(validation)
+    lines += ["## Licence", "", f"Released under **{lic['release']}**. Source licences: {', '.join(lic['sources'])}."]
     if lic["override"]:
-        lines += ["", f"**Licence check overridden by the publisher.** Reason given: {lic['override']}"]
-    gates = provenance.get("quality_gates")
-    if gates:
-        lines += ["", "## Quality gates", "", f"Checked with `{gates['file']}` (validation run {gates['run_id']}):", "",
-                  "| metric | value | rule | result |", "|---|---|---|---|"]
-        lines += [f"| {g['metric']} | {'n/a' if g['value'] is None else format(g['value'], '.4g')} | {g['rule']} | "
-                  f"{'pass' if g['passed'] else 'FAIL'} |" for g in gates["results"]]
-        if gates["override"]:
-            lines += ["", f"**Failed gates overridden by the publisher.** Reason given: {gates['override']}"]
+        lines += ["", f"**Licence check overridden by the publisher.** Reason given: {md(lic['override'])}"]
+    lines += _gates(provenance.get("quality_gates"))
     lines += ["", "## Sources and attribution", ""]
-    lines += [f"- {s['dataset']} ({s['split']}, {s['examples']} examples, {s['license'] or 'no licence'}): "
-              f"{s['attribution'] or 'no attribution given'}" for s in provenance["sources"]]
-    lines += ["", "## Provenance", "", "| config | type | origin | agent | model | prompt | records |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {p['config']} | {p['record_type']} | {p['origin']} | {p['agent_id']} | "
-              f"{p['model_name'] or '-'}{'@' + p['model_revision'] if p['model_revision'] else ''} | "
-              f"{p['prompt_id'] or '-'} | {p['records']} |" for p in provenance["producers"]]
-    lines += ["", "Annotation rounds: " + (", ".join(f"{r['id']} ({r['kind']}, guidelines "
-                                                      f"{r['guideline_version'] or 'n/a'})"
+    lines += [f"- {md(s['dataset'])} ({md(s['split'])}, {s['examples']} examples, {s['license'] or 'no licence'}): "
+              f"{md(s['attribution']) if s['attribution'] else 'no attribution given'}" for s in provenance["sources"]]
+    lines += _producers(provenance["producers"])
+    lines += ["", "Annotation rounds: " + (", ".join(f"{md(r['id'])} ({r['kind']}, guidelines "
+                                                      f"{md(r['guideline_version'] or 'n/a')})"
                                                       for r in provenance["rounds"]) or "none") + ".",
               "", "Per-row provenance is in each explanation config's `provenance` column; `provenance.json`",
               "summarises it with file hashes, and `croissant.json` carries Croissant metadata.", ""]
-    data = card_data(name, tables, provenance, store)
+    if info.citation:
+        lines += ["## Citation", "", "```bibtex", info.citation.replace("```", "'''"), "```", ""]
+    data = card_data(name, info, tables, provenance)
     return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)))
+
+
+def _quality(validation: dict[str, Any] | None) -> list[str]:
+    """Each metric family's summary of the validation run behind this release, and what was not measured."""
+    if validation is None:
+        return []
+    from whyset.validators.families import families
+
+    lines = ["## Quality", "", f"Measured by `whyset validate run` (run {validation['run_id']}):", ""]
+    for family in families():
+        if family.name in validation:
+            lines += family.card_lines(validation[family.name])
+        elif family.name in validation["skipped"]:
+            lines.append(f"- {family.title}: not measured ({md(validation['skipped'][family.name])}).")
+    return lines + [""]
+
+
+def _gates(gates: dict[str, Any] | None) -> list[str]:
+    if not gates:
+        return []
+    lines = ["", "## Quality gates", "", f"Checked with `{md(gates['file'])}` (validation run {gates['run_id']}):", "",
+             "| metric | value | rule | result |", "|---|---|---|---|"]
+    lines += [f"| {g['metric']} | {'n/a' if g['value'] is None else format(g['value'], '.4g')} | {g['rule']} | "
+              f"{'pass' if g['passed'] else 'FAIL'} |" for g in gates["results"]]
+    if gates["override"]:
+        lines += ["", f"**Failed gates overridden by the publisher.** Reason given: {md(gates['override'])}"]
+    return lines
+
+
+def _producers(producers: list[dict[str, Any]]) -> list[str]:
+    """One row per producer (config, origin, agent, model, prompt template), with how many prompts it used."""
+    grouped: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for p in producers:
+        model = f"{p['model_name'] or '-'}{'@' + p['model_revision'] if p['model_revision'] else ''}"
+        row = grouped[(p["config"], p["record_type"], p["origin"], p["agent_id"], model, p["prompt_id"] or "-")]
+        row[0] += p["records"]
+        row[1] += p["prompt_hash"] is not None
+    lines = ["", "## Provenance", "", "| config | type | origin | agent | model | prompt template | prompts | records |",
+             "|---|---|---|---|---|---|---|---|"]
+    return lines + [f"| {c} | {t} | {o} | {md(a)} | {md(m)} | {md(pid)} | {n_prompts} | {records} |"
+                    for (c, t, o, a, m, pid), (records, n_prompts) in sorted(grouped.items())]
 
 
 def render_changelog(name: str, releases: list[dict[str, Any]]) -> str:
     """CHANGELOG.md from the store's export history, newest first, with row-count changes."""
-    lines = [f"# Changelog: {name}", "", "Versions follow semantic versioning: MAJOR for schema changes, MINOR for",
+    lines = [f"# Changelog: {md(name)}", "", "Versions follow semantic versioning: MAJOR for schema changes, MINOR for",
              "added or changed data, PATCH for fixes.", ""]
     previous: dict[str, int] = {}
     entries = []
@@ -111,7 +151,7 @@ def render_changelog(name: str, releases: list[dict[str, Any]]) -> str:
         entry = [f"## [{release['version']}] - {when.isoformat()}", "", f"- {changes}",
                  f"- licence: {release['license']}", f"- data fingerprint: sha256:{release['fingerprint']}"]
         if release["override"]:
-            entry.append(f"- licence check overridden: {release['override']}")
+            entry.append(f"- licence check overridden: {md(release['override'])}")
         entries.append("\n".join(entry) + "\n")
         previous = release["counts"]
     return "\n".join(lines) + "\n" + "\n".join(reversed(entries))

@@ -12,6 +12,7 @@ from typing import Any
 import mlcroissant as mlc
 from datasets import List, Value
 
+from whyset.corpora.info import CorpusInfo
 from whyset.corpora.tables import ConfigTable
 
 _DATA_TYPES = {"string": mlc.DataType.TEXT, "int64": mlc.DataType.INTEGER, "float64": mlc.DataType.FLOAT,
@@ -40,7 +41,7 @@ def _field(record_set: str, file_set: str, name: str, feature: Any, path: str) -
 
 
 def croissant_jsonld(name: str, version: str, published: date, release_license: str, tables: list[ConfigTable],
-                     provenance: dict[str, Any]) -> dict[str, Any]:
+                     provenance: dict[str, Any], info: CorpusInfo) -> dict[str, Any]:
     """The Croissant document as a JSON-LD dict."""
     distribution: list[mlc.FileObject | mlc.FileSet] = []
     record_sets = []
@@ -56,12 +57,15 @@ def croissant_jsonld(name: str, version: str, published: date, release_license: 
         ))
     metadata = mlc.Metadata(
         name=name,
-        description=f"{name}: an explanation corpus exported by whyset (configs: "
-                    f"{', '.join(t.name for t in tables)}).",
+        description=info.description or f"{name}: an explanation corpus exported by whyset (configs: "
+                                          f"{', '.join(t.name for t in tables)}).",
+        url=info.homepage,
+        in_language=info.languages or None,
         license=[_SPDX_URL.format(release_license)],
         version=version,
         date_published=datetime.combine(published, time(), tzinfo=UTC),
-        cite_as="; ".join(sorted({s["attribution"] for s in provenance["sources"] if s["attribution"]})) or None,
+        cite_as=info.citation or "; ".join(sorted({s["attribution"] for s in provenance["sources"]
+                                                   if s["attribution"]})) or None,
         distribution=distribution,
         record_sets=record_sets,
     )

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from whyset.corpora.info import CorpusInfo
+from whyset.corpora.kinds.qa import QATriple
 from whyset.corpora.progress import progress
-from whyset.corpora.schema import ExplanationRecord, Provenance, QATriple, SourceExample
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 
@@ -23,6 +25,8 @@ ATTRIBUTION = (
     "NeurIPS 2018; Copyright 2019 Oana-Maria Camburu. Premise/hypothesis pairs from SNLI (Bowman et al., 2015)."
 )
 ANNOTATORS = ("a1", "a2", "a3")
+INFO = CorpusInfo(name="esnli-explanations", pretty_name="e-SNLI explanations", languages=["en"],
+                  task_categories=["text-classification"], homepage="https://github.com/OanaMariaCamburu/e-SNLI")
 
 
 def _lines(folder: Path, name: str) -> list[str]:
@@ -74,6 +78,7 @@ def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: in
     records = records if explanations else []
     with store.transaction():
         store.declare_labels(LABELS)
+        store.update_info(store.info.filled_from(INFO))
         if store.get_setting("freetext_question") is None:
             store.set_setting("freetext_question", QUESTION)
         store.add_round(ROUND_ID, "e-SNLI original explanations", "qa", guideline_version="e-SNLI 2018",

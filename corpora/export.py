@@ -62,15 +62,18 @@ def export_dataset(
     override: str | None = None,
     include_candidates: bool = False,
     gates: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
     annotated_only: bool = False,
 ) -> ExportResult:
     """Write the dataset directory; refuses (WhysetError) on licence problems unless ``override`` says why.
 
-    ``annotated_only`` keeps the source examples that have at least one human annotation: the corpus when
-    the store also holds unannotated examples (e.g. the rest of a split, used to train a builder's head)."""
+    ``gates`` is the release's gate record and ``validation`` the validation run behind it (its figures go
+    into the card's quality section). ``annotated_only`` keeps the source examples that have at least one
+    human annotation: the corpus when the store also holds unannotated examples (e.g. the rest of a split,
+    used to train a builder's head)."""
     sources = list(store.iter_sources())
     if annotated_only:
-        annotated = {row[0] for row in store.con.execute("SELECT DISTINCT source_id FROM annotations").fetchall()}
+        annotated = store.annotated_source_ids()
         sources = [s for s in sources if s.id in annotated]
     if not sources:
         raise WhysetError(f"{store.path}: the store has no source examples to export")
@@ -89,13 +92,13 @@ def export_dataset(
     releases = history + [entry] if is_new else history
     published = next(r["created_at"] for r in releases if r["version"] == chosen).date()
 
-    name = store.get_setting("name", store.path.stem)
+    name = store.name
     provenance = _provenance_summary(store, sources, tables, files, staging, release, override, chosen, fingerprint)
     provenance["quality_gates"] = gates
     (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     (staging / "CHANGELOG.md").write_text(render_changelog(name, releases))
-    (staging / "README.md").write_text(render_card(name, tables, provenance, store))
-    jsonld = croissant_jsonld(name, chosen, published, release, tables, provenance)
+    (staging / "README.md").write_text(render_card(name, store.info, tables, provenance, validation))
+    jsonld = croissant_jsonld(name, chosen, published, release, tables, provenance, store.info)
     (staging / "croissant.json").write_text(json.dumps(jsonld, indent=2) + "\n")
 
     _swap_into_place(staging, out_dir)
@@ -204,8 +207,6 @@ def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], ta
                 p = row["provenance"]
                 producers[(table.name, row["record_type"], p["origin"], p["agent_id"], p["model_name"],
                            p["model_revision"], p["prompt_id"], p["prompt_hash"])] += 1
-    rounds = store.con.execute(
-        "SELECT id, name, kind, guideline_version FROM rounds ORDER BY id").fetchall()
     return {
         "dataset_version": version,
         "data_fingerprint": fingerprint,
@@ -222,7 +223,8 @@ def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], ta
                       "prompt_hash"), key, strict=True)) | {"records": n}
             for key, n in sorted(producers.items(), key=lambda kv: str(kv[0]))
         ],
-        "rounds": [dict(zip(("id", "name", "kind", "guideline_version"), r, strict=True)) for r in rounds],
+        "rounds": [{"id": r.id, "name": r.name, "kind": r.kind, "guideline_version": r.guideline_version}
+                   for r in store.rounds()],
         "configs": {t.name: {split: len(rows) for split, rows in sorted(t.rows_by_split.items())} for t in tables},
         "files": {relative: f"sha256:{file_sha256(root / relative)}" for relative in files},
     }

@@ -53,6 +53,14 @@ class ColumnMapping:
         return cls(fields=fields, **kwargs)
 
 
+def guess_format(path: Path) -> str:
+    """The input format from the path: a folder is a ``datasets`` save, else the file extension."""
+    if path.is_dir():
+        return "hf-disk"
+    suffix = path.suffix.lower().lstrip(".")
+    return {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet"}.get(suffix, suffix)
+
+
 def read_rows(path: Path, fmt: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """Yield (where, split, row) for each input row; ``where`` is ``file:line`` or ``file:split:row``."""
     if not path.exists():

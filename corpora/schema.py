@@ -1,32 +1,28 @@
 """Typed records of an explanation corpus.
 
 A *source example* is the thing being explained (e.g. an NLI pair with its gold label). An *explanation*
-is one of three first-class kinds (rationale, counterfactual, QA-explanation triple) and is stored either
-as a model/rule *candidate* or as a human *annotation*; both carry full provenance so that every row of a
-released dataset can be traced to who or what produced it, with which model, prompt and decoding settings.
+is a :class:`Payload` of one registered kind (rationale, counterfactual and QA-explanation triple are
+bundled, each in its own module of ``corpora/kinds/``) and is stored either as a model/rule *candidate* or as
+a human *annotation*; both carry full provenance so that every row of a released dataset can be traced to
+who or what produced it, with which model, prompt and decoding settings.
 
 Checks that need only the record itself live in the models (pydantic validators); checks that need the
-source text (span offsets, edit offsets) live in :func:`check_against_source`, because the store calls it
+source text (span offsets, edit offsets) live in :meth:`Payload.check_against`, because the store calls it
 with the stored source at insert time.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
-import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 
 from whyset import __version__
-from whyset.errors import WhysetError
 
 Origin = Literal["human", "model", "rule"]
-Granularity = Literal["token", "sentence", "paragraph"]
-EXPLANATION_KINDS = ("rationale", "counterfactual", "qa")
 
 
 class Record(BaseModel):
@@ -76,64 +72,22 @@ class SourceExample(Record):
         return content_id("source", dataset, split, row, fields, label)
 
 
-class Span(Record):
-    """Character offsets ``[start, end)`` into one named text field of the source example."""
+class Payload(Record):
+    """The explanation proper. Each kind (``corpora/kinds/``) subclasses it with a ``Literal`` ``kind`` and
+    says what the record asserts and how it must agree with its source text."""
 
-    field: str
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-    text: str
-    score: float | None = Field(default=None, description="soft importance score, for AUPRC-style metrics")
+    kind: str
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Span:
-        if self.end <= self.start:
-            raise ValueError(f"span end {self.end} must be greater than start {self.start}")
-        return self
+    def check_against(self, source: SourceExample) -> None:
+        """Raise WhysetError naming the offending field when offsets or texts disagree with the source."""
 
+    def asserted_labels(self) -> list[tuple[str, str]]:
+        """(field name, label) pairs this explanation asserts, checked against the corpus label set."""
+        return []
 
-class Rationale(Record):
-    """Evidence spans that support ``label`` (and, if contrastive, argue against ``foil_label``)."""
-
-    kind: Literal["rationale"] = "rationale"
-    spans: list[Span] = Field(min_length=1)
-    granularity: Granularity = "token"
-    label: str
-    foil_label: str | None = None
-
-
-class Edit(Record):
-    """One typed edit of the original field text: ``old`` at ``[start, end)`` becomes ``new``."""
-
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
-    old: str
-    new: str
-    edit_type: str = Field(min_length=1, description="negation, antonym, quantifier, entity, rewrite, ...")
-
-
-class Counterfactual(Record):
-    """A minimal edit of one field of the source that should flip its label to ``target_label``."""
-
-    kind: Literal["counterfactual"] = "counterfactual"
-    field: str
-    edited_text: str
-    edits: list[Edit] = Field(min_length=1)
-    target_label: str
-
-
-class QATriple(Record):
-    """(question, answer, free-text explanation); ``evidence_span_ids`` point at rationale records."""
-
-    kind: Literal["qa"] = "qa"
-    question: str = Field(min_length=1)
-    answer: str = Field(min_length=1)
-    explanation: str = Field(min_length=1)
-    evidence_span_ids: list[str] = Field(default_factory=list)
-
-
-Explanation = Annotated[Rationale | Counterfactual | QATriple, Field(discriminator="kind")]
-PAYLOAD_MODELS: dict[str, type[Record]] = {"rationale": Rationale, "counterfactual": Counterfactual, "qa": QATriple}
+    def decision(self) -> str | None:
+        """The categorical answer annotators can disagree on (a rationale's label), if the kind has one."""
+        return None
 
 
 class ExplanationRecord(Record):
@@ -143,72 +97,26 @@ class ExplanationRecord(Record):
     source_id: str
     role: Literal["candidate", "annotation"]
     round_id: str | None = None
-    explanation: Explanation
+    explanation: SerializeAsAny[Payload]
     provenance: Provenance
     lead_time: float | None = Field(default=None, ge=0, description="seconds the annotator spent")
     scores: dict[str, Any] | None = Field(default=None, description="a builder's automatic scores of a candidate")
+
+    @field_validator("explanation", mode="wrap")
+    @classmethod
+    def _payload_of_its_kind(cls, value: Any, handler: Any) -> Payload:
+        """Validate against the payload model its ``kind`` names in the kinds registry (nested errors keep
+        their field path, e.g. ``explanation.spans.0.end``)."""
+        if isinstance(value, Payload):
+            return value
+        from whyset.corpora.kinds import KINDS
+
+        if not isinstance(value, dict) or not isinstance(value.get("kind"), str):
+            raise ValueError(  # noqa: TRY004  (pydantic reports ValueErrors)
+                f"an explanation is an object with a 'kind' (one of {', '.join(KINDS.names())})")
+        return KINDS.get(value["kind"]).payload.model_validate(value)
 
     @staticmethod
     def make_id(source_id: str, role: str, round_id: str | None, explanation: Record, agent_id: str) -> str:
         """Same content from the same agent in the same round is the same record: retries are idempotent."""
         return content_id("explanation", source_id, role, round_id, agent_id, explanation.model_dump(mode="json"))
-
-
-def word_edits(original: str, edited: str, edit_type: str) -> list[Edit]:
-    """Word-level edits (difflib over words and the whitespace between them) that turn ``original`` into
-    ``edited``: for counterfactuals whose text was written freely (an LLM rewrite, an annotator's correction)."""
-    tokens_a, tokens_b = re.findall(r"\S+|\s+", original), re.findall(r"\S+|\s+", edited)
-    offsets = [0]
-    for token in tokens_a:
-        offsets.append(offsets[-1] + len(token))
-    matcher = difflib.SequenceMatcher(a=tokens_a, b=tokens_b, autojunk=False)
-    return [Edit(start=offsets[i1], end=offsets[i2], old=original[offsets[i1]:offsets[i2]],
-                 new="".join(tokens_b[j1:j2]), edit_type=edit_type)
-            for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
-
-
-def labels_of(explanation: Rationale | Counterfactual | QATriple) -> list[tuple[str, str]]:
-    """(field name, label) pairs an explanation asserts, for checking against the corpus label set."""
-    if isinstance(explanation, Rationale):
-        pairs = [("label", explanation.label)]
-        return pairs + ([("foil_label", explanation.foil_label)] if explanation.foil_label else [])
-    if isinstance(explanation, Counterfactual):
-        return [("target_label", explanation.target_label)]
-    return []
-
-
-def check_against_source(explanation: Rationale | Counterfactual | QATriple, source: SourceExample) -> None:
-    """Raise WhysetError naming the offending field when offsets or texts disagree with the source text."""
-    if isinstance(explanation, Rationale):
-        for i, span in enumerate(explanation.spans):
-            _check_offsets(f"spans[{i}]", span.field, span.start, span.end, source)
-            actual = source.fields[span.field][span.start : span.end]
-            if actual != span.text:
-                raise WhysetError(f"field 'spans[{i}].text': {span.text!r} does not match the source text {actual!r}")
-    elif isinstance(explanation, Counterfactual):
-        original = source.fields.get(explanation.field)
-        if original is None:
-            raise WhysetError(f"field 'field': source has no text field {explanation.field!r}")
-        rebuilt, cursor = [], 0
-        for i, edit in enumerate(sorted(explanation.edits, key=lambda e: e.start)):
-            _check_offsets(f"edits[{i}]", explanation.field, edit.start, edit.end, source, allow_empty=True)
-            if edit.start < cursor:
-                raise WhysetError(f"field 'edits[{i}]': edit at {edit.start} overlaps the previous edit")
-            if original[edit.start : edit.end] != edit.old:
-                raise WhysetError(f"field 'edits[{i}].old': {edit.old!r} is not the original text at that position")
-            rebuilt += [original[cursor : edit.start], edit.new]
-            cursor = edit.end
-        if "".join(rebuilt) + original[cursor:] != explanation.edited_text:
-            raise WhysetError("field 'edited_text': applying the edits to the original does not give the edited text")
-
-
-def _check_offsets(
-    where: str, field: str, start: int, end: int, source: SourceExample, allow_empty: bool = False
-) -> None:
-    text = source.fields.get(field)
-    if text is None:
-        raise WhysetError(f"field '{where}.field': source has no text field {field!r} (has {sorted(source.fields)})")
-    if end > len(text) or start > end or (start == end and not allow_empty):
-        raise WhysetError(
-            f"field '{where}': offsets {start}..{end} are outside {field!r} (length {len(text)})"
-        )

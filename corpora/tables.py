@@ -15,12 +15,12 @@ from typing import Any
 from datasets import Features, Value
 
 from whyset.corpora.features import dump_row, model_features
+from whyset.corpora.kinds import KINDS, KindSpec
 from whyset.corpora.progress import progress
-from whyset.corpora.schema import PAYLOAD_MODELS, ExplanationRecord, Provenance, SourceExample
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 
-KIND_CONFIGS = {"rationale": "rationales", "counterfactual": "counterfactuals", "qa": "qa_explanations"}
 SPLIT_NAMES = {"dev": "validation", "val": "validation", "valid": "validation"}
 
 
@@ -67,16 +67,16 @@ def build_tables(store: CorpusStore, sources: Sequence[SourceExample], include_c
         )
     tables = [ConfigTable("examples", example_features, dict(examples))]
     roles = ("annotation", "candidate") if include_candidates else ("annotation",)
-    for kind, config in KIND_CONFIGS.items():
-        records = [r for role in roles for r in store.iter_explanations(role, kind)]
+    for spec in KINDS.all().values():
+        records = [r for role in roles for r in store.iter_explanations(role, spec.name) if r.source_id in by_id]
         if records:
-            tables.append(_explanation_table(config, kind, sorted(records, key=lambda r: r.id), by_id, text_fields))
+            tables.append(_explanation_table(spec, sorted(records, key=lambda r: r.id), by_id, text_fields))
     return tables
 
 
-def _explanation_table(config: str, kind: str, records: Sequence[ExplanationRecord],
+def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],
                        sources: dict[str, SourceExample], text_fields: list[str]) -> ConfigTable:
-    payload_model = PAYLOAD_MODELS[kind]
+    config, kind, payload_model = spec.config, spec.name, spec.payload
     common = {
         "id": Value("string"), "source_id": Value("string"), "record_type": Value("string"),
         "round_id": Value("string"), "origin": Value("string"), "agent_id": Value("string"),

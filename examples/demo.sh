@@ -4,6 +4,7 @@
 # explanations per pair submitted by annotators a1, a2, a3 through the API) -> pull -> validation report
 # -> gates -> versioned Hugging Face dataset. The Label Studio server is left running for a person to look at.
 set -euo pipefail
+export WHYSET_HOME=${WHYSET_HOME:-$PWD/work}   # model cache and Label Studio's venv (make sets it too)
 SHARED=${SHARED:-../shared}
 PAIRS=${PAIRS:-100}
 DEMO=${DEMO:-work/demo}
@@ -17,7 +18,6 @@ step() { printf '\n== %s\n' "$*"; }
 
 $W studio down $H >/dev/null 2>&1 || true      # a previous demo's server, by its PID
 rm -rf $DEMO && mkdir -p $HOME_DIR
-ln -s "$PWD/work/studio/venv" $HOME_DIR/venv     # the pinned Label Studio venv (make, or `whyset studio install`)
 
 step "import the e-SNLI dev pairs (the human explanations arrive later, through Label Studio)"
 $W import esnli $SHARED/data/esnli-dev --no-explanations $S

@@ -12,8 +12,9 @@ from whyset.corpora.store import CorpusStore
 
 REPO = Path(__file__).resolve().parents[1]
 ESNLI_DIR = REPO.parent / "shared" / "data" / "esnli-dev"
-# One model cache for every test and worker (the SmolLM2 conversion and WordNet copy happen once).
-os.environ.setdefault("WHYSET_MODEL_CACHE", str(REPO / "work" / "models"))
+# What the Makefile sets: one model cache for every test and worker (the SmolLM2 conversion and WordNet copy
+# happen once) and the Label Studio venv `make test` installed, both under the repository's work/.
+os.environ.setdefault("WHYSET_HOME", str(REPO / "work"))
 
 
 @pytest.fixture(scope="session")

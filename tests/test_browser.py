@@ -32,9 +32,8 @@ def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusS
     report = push(esnli_store, client, "r-browser", view, items_for(esnli_store, view, limit=2), ["alice"], 1,
                   Guideline("Highlight the evidence.", "1.0"))
     project_id = report.projects["alice"]
-    task_id, source_id = esnli_store.con.execute(
-        "SELECT task_id, source_id FROM studio_tasks WHERE project_id = ? ORDER BY task_id LIMIT 1",
-        [project_id]).fetchall()[0]
+    first = esnli_store.studio.tasks(client.server_id, project_id)[0]
+    task_id, source_id = first.task_id, first.source_id
     source = esnli_store.sources_by_id([source_id])[source_id]
     evidence = next(c for c in esnli_store.iter_explanations("candidate", "rationale")
                     if c.source_id == source_id).explanation.spans[0].text

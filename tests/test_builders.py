@@ -20,12 +20,13 @@ from whyset.builders.attribution import (
 )
 from whyset.builders.classifier import baseline, embeddings, linear_classifier, prototype_classifier
 from whyset.builders.context import BuildContext, CorpusView
-from whyset.builders.qa import LLMExplanationBuilder, mmr
+from whyset.builders.qa import LLMExplanation, LLMExplanationBuilder, mmr
 from whyset.builders.rationales import verbatim_spans
-from whyset.builders.recipe import LLMExplanation, load_recipe
+from whyset.builders.recipe import load_recipe
 from whyset.builders.run import build
 from whyset.corpora.schema import SourceExample
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.store_builds import BuildTables
 from whyset.errors import WhysetError
 
 SENTIMENT = {"positive": ["This is good.", "I liked it.", "It was great."],
@@ -127,19 +128,19 @@ def test_rule_counterfactual_flips_default_classifier_and_build_resumes(store: C
     recipe = tmp_path / "recipe.toml"
     recipe.write_text(SENTIMENT_RECIPE)
     calls = []
-    original_write = __import__("whyset.builders.run", fromlist=["_write"])._write
+    original_write = BuildTables.record_batch
 
-    def write_then_interrupt(*args, **kwargs):
+    def write_then_interrupt(self, *args, **kwargs):
         calls.append(1)
         if len(calls) == 2:
             raise KeyboardInterrupt  # Ctrl-C between two batches' transactions
-        return original_write(*args, **kwargs)
+        return original_write(self, *args, **kwargs)
 
-    monkeypatch.setattr("whyset.builders.run._write", write_then_interrupt)
+    monkeypatch.setattr(BuildTables, "record_batch", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         build(store, recipe)
-    assert store.con.execute("SELECT count(*) FROM build_log").fetchall() == [(2,)]  # one whole batch
-    monkeypatch.setattr("whyset.builders.run._write", original_write)
+    assert store.count("build_log") == 2  # one whole batch
+    monkeypatch.setattr(BuildTables, "record_batch", original_write)
 
     reports = build(store, recipe)
     assert (reports["ig"].skipped, reports["ig"].kept) == (2, 2)
@@ -149,8 +150,7 @@ def test_rule_counterfactual_flips_default_classifier_and_build_resumes(store: C
     assert food.scores["flipped"] is True and food.scores["p_target"] > 0.5
     assert food.scores["edit_distance_words"] == 1 and food.scores["fluency"] < 0
     assert food.provenance.origin == "rule" and food.provenance.decoding["rule"] == "negation"
-    rejected = store.con.execute("SELECT count(*) FROM rejected_candidates WHERE reason LIKE 'classifier%'"
-                                 ).fetchall()[0][0]
+    rejected = sum(r.reason.startswith("classifier") for r in store.builds.rejected())
     assert len(cfs) + rejected == len(REVIEWS)  # every proposal is either kept or kept aside with a reason
     counts = (store.count("candidates"), store.count("rejected_candidates"))
     again = build(store, recipe)
@@ -222,7 +222,8 @@ def test_bad_recipe_keys_name_file_builder_and_key(tmp_path: Path) -> None:
     with pytest.raises(WhysetError, match=r"bad.toml: key 'builder\[0\] \(ig\).fracton': unknown key"):
         load_recipe(recipe)
     recipe.write_text('[[builder]]\nid = "x"\ntype = "magic"\n')
-    with pytest.raises(WhysetError, match=r"bad.toml: key 'builder\[0\] \(x\)'"):
+    with pytest.raises(WhysetError, match=r"bad.toml: key 'builder\[0\] \(x\)\.type': unknown builder type 'magic' "
+                                          r"\(known: .*attribution_rationale"):
         load_recipe(recipe)
     recipe.write_text("[models\n")
     with pytest.raises(WhysetError, match="bad.toml: not valid TOML"):
@@ -257,7 +258,7 @@ def test_ray_engine_builds_the_same_candidates(tmp_path: Path) -> None:
             db.add_sources(_sources(REVIEWS, "positive"))
             reports = build(db, recipe, engine=engine)
             results[engine.name] = (sorted(c.id for c in db.iter_explanations("candidate")),
-                                    db.con.execute("SELECT count(*) FROM build_log").fetchall()[0][0],
+                                    db.count("build_log"),
                                     {k: (r.kept, r.rejected) for k, r in reports.items()})
     assert results["ray"] == results["local"]
     assert results["ray"][1] == 2 * len(REVIEWS)

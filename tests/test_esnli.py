@@ -15,10 +15,8 @@ from whyset.errors import WhysetError
 def test_full_dev_split_counts_match_snli_dev(store: CorpusStore, esnli_dir: Path):
     assert import_esnli(store, esnli_dir) == {"sources": 9842, "annotations": 29526}
     # SNLI 1.0 dev (Bowman et al., 2015): 9,842 pairs with a gold label: 3,329 / 3,235 / 3,278
-    labels = Counter(label for (label,) in store.con.execute("SELECT label FROM sources").fetchall())
-    assert labels == {"entailment": 3329, "neutral": 3235, "contradiction": 3278}
-    per_annotator = dict(store.con.execute(
-        "SELECT agent_id, count(*) FROM annotations GROUP BY agent_id ORDER BY agent_id").fetchall())
+    assert store.label_balance() == {"entailment": 3329, "neutral": 3235, "contradiction": 3278}
+    per_annotator = Counter(r.provenance.agent_id for r in store.iter_explanations("annotation"))
     assert per_annotator == {"a1": 9842, "a2": 9842, "a3": 9842}
     # re-import adds nothing
     assert import_esnli(store, esnli_dir) == {"sources": 0, "annotations": 0}

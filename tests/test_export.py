@@ -13,15 +13,9 @@ import yaml
 from tests.conftest import load_export
 from whyset.corpora.export import bump_version, export_dataset
 from whyset.corpora.hub import publish
-from whyset.corpora.schema import (
-    Counterfactual,
-    Edit,
-    ExplanationRecord,
-    Provenance,
-    Rationale,
-    SourceExample,
-    Span,
-)
+from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 

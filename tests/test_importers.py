@@ -118,5 +118,5 @@ def test_explanation_schema_error_names_field(store: CorpusStore, tmp_path: Path
     path.write_text(json.dumps({"source_id": "x", "role": "annotation",
                                 "explanation": {"kind": "qa", "question": "q", "answer": "a"},
                                 "provenance": {"origin": "human", "agent_id": "a"}}) + "\n")
-    with pytest.raises(WhysetError, match=r"expl.jsonl:1: field 'explanation.qa.explanation': Field required"):
+    with pytest.raises(WhysetError, match=r"expl.jsonl:1: field 'explanation.explanation': Field required"):
         import_explanations(store, path)

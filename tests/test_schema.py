@@ -3,17 +3,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from whyset.corpora.schema import (
-    Counterfactual,
-    Edit,
-    Provenance,
-    QATriple,
-    Rationale,
-    SourceExample,
-    Span,
-    check_against_source,
-    content_id,
-)
+from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
+from whyset.corpora.kinds.qa import QATriple
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import Provenance, SourceExample, content_id
 from whyset.errors import WhysetError
 
 SOURCE = SourceExample(
@@ -41,32 +34,32 @@ def test_span_must_be_non_empty():
 
 def test_rationale_span_text_must_match_source():
     good = Rationale(spans=[Span(field="text", start=13, end=17, text="good")], label="positive")
-    check_against_source(good, SOURCE)
+    good.check_against(SOURCE)
     bad = Rationale(spans=[Span(field="text", start=13, end=17, text="food")], label="positive")
     with pytest.raises(WhysetError, match=r"spans\[0\]\.text"):
-        check_against_source(bad, SOURCE)
+        bad.check_against(SOURCE)
 
 
 def test_rationale_span_outside_text_names_the_field():
     outside = Rationale(spans=[Span(field="text", start=10, end=99, text="x")], label="positive")
     with pytest.raises(WhysetError, match=r"spans\[0\].*10\.\.99 are outside 'text' \(length 18\)"):
-        check_against_source(outside, SOURCE)
+        outside.check_against(SOURCE)
 
 
 def test_counterfactual_edits_must_rebuild_the_edited_text():
     cf = Counterfactual(field="text", edited_text="The food was not good.", target_label="negative",
                         edits=[Edit(start=13, end=13, old="", new="not ", edit_type="negation")])
-    check_against_source(cf, SOURCE)
+    cf.check_against(SOURCE)
     wrong = cf.model_copy(update={"edited_text": "The food was bad."})
     with pytest.raises(WhysetError, match="edited_text"):
-        check_against_source(wrong, SOURCE)
+        wrong.check_against(SOURCE)
 
 
 def test_counterfactual_old_text_must_be_at_the_offsets():
     cf = Counterfactual(field="text", edited_text="The food was bad.", target_label="negative",
                         edits=[Edit(start=13, end=17, old="nice", new="bad", edit_type="antonym")])
     with pytest.raises(WhysetError, match=r"edits\[0\]\.old"):
-        check_against_source(cf, SOURCE)
+        cf.check_against(SOURCE)
 
 
 def test_unknown_keys_are_rejected():

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from whyset.corpora.esnli import ROUND_ID
-from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore, _migrations
 from whyset.errors import WhysetError
 
@@ -13,10 +14,10 @@ from whyset.errors import WhysetError
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     path = tmp_path / "c.duckdb"
     with CorpusStore(path) as db:
-        assert db.schema_version == max(v for v, _, _ in _migrations()) == 3
+        assert db.schema_version == max(v for v, _, _ in _migrations()) == 4
     with CorpusStore(path) as db:  # reopening must not re-run (it would fail on CREATE TABLE)
-        rows = db.con.execute("SELECT version, name FROM schema_migrations").fetchall()
-    assert rows == [(1, "initial"), (2, "label_studio"), (3, "builds")]
+        rows = db.migrations()
+    assert rows == [(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info")]
 
 
 def test_labels_can_grow_but_never_shrink(store: CorpusStore):
@@ -62,5 +63,4 @@ def test_unknown_label_and_unknown_source_are_named(esnli_store: CorpusStore):
 
 
 def test_esnli_round_is_registered(esnli_store: CorpusStore):
-    rounds = esnli_store.con.execute("SELECT id, kind FROM rounds").fetchall()
-    assert rounds == [(ROUND_ID, "qa")]
+    assert [(r.id, r.kind) for r in esnli_store.rounds()] == [(ROUND_ID, "qa")]

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from whyset.corpora.schema import ExplanationRecord, Provenance, Rationale, Span
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 from whyset.validators.gates import Gate, evaluate, load_gates
@@ -42,14 +43,13 @@ def test_run_validation_covers_all_kinds_and_is_saved(esnli_store: CorpusStore):
     assert set(results["text"]["bleu_loo"]) == {"a1", "a2", "a3"}
     assert results["span"]["span_f1"] == 1.0 and results["span"]["unit"] == "token"
     assert results["label"]["percent_agreement"] == pytest.approx(40 / 60)  # items 0, 3, ... disagree: 20 of 60
-    assert results["label"]["adjudication_items"] == 20
+    assert results["disagreements"]["by_kind"]["rationale"] == {"items": 60, "disagreeing": 20, "share": 1 / 3}
     workload = {(w["annotator"], w["kind"]): w for w in results["corpus"]["workload"]}
     assert workload[("r1", "rationale")]["annotations"] == 60
     assert workload[("r1", "rationale")]["median_lead_time_s"] == pytest.approx(39.5)
-    saved = dict(esnli_store.con.execute(
-        "SELECT metric, value FROM validation_results WHERE run_id = ?", [results["run_id"]]).fetchall())
+    saved = esnli_store.validation.figures(results["run_id"])
     assert saved["label.percent_agreement"] == pytest.approx(40 / 60)
-    assert "full_report" in saved
+    assert esnli_store.validation.full(results["run_id"])["label"]["percent_agreement"] == pytest.approx(40 / 60)
 
 
 def test_report_is_html_with_tables_and_plots(esnli_store: CorpusStore, tmp_path: Path):
@@ -72,7 +72,9 @@ def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnl
     store.add_round("esnli-original", "x", "qa")
     store.add_explanations([r for r in records if r.provenance.agent_id == "a1"])
     results = run_validation(store, n_boot=0)
-    assert results["skipped"] == {"text": "agreement needs at least 2 annotators; found 1 (a1)"}
+    assert results["skipped"] == {"text": "agreement needs at least 2 annotators; found 1 (a1)",
+                                  "label": "no labelled human annotations", "span": "no human rationale spans",
+                                  "disagreements": "no item has two or more human answers yet"}
     assert "text" not in results and results["corpus"]["annotations"] == 10
 
 
@@ -99,7 +101,7 @@ def test_export_refuses_failed_gates_and_records_override(tmp_path: Path, esnli_
     (tmp_path / "gates.toml").write_text('[[gate]]\nmetric = "text.bleu_loo_mean"\nmin = 60\n\n'
                                          '[[gate]]\nmetric = "corpus.sources"\nmin = 10\n')
     refused = run("export", "out", "--gates", "gates.toml")
-    assert refused.returncode == 1 and not (tmp_path / "out").exists()
+    assert refused.returncode == 3 and not (tmp_path / "out").exists()  # GateFailed
     assert re.match(r"error: 1 gate\(s\) failed: text\.bleu_loo_mean = [0-9.]+ \(needs >= 60\); most disputed", refused.stderr)
     done = run("export", "out", "--gates", "gates.toml", "--override-gates", "pilot, BLEU is a weak proxy")
     assert done.returncode == 0, done.stderr

@@ -3,7 +3,6 @@ interrupted pushes, bad input, adjudication."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -12,21 +11,17 @@ import pytest
 from tests.studio_support import start
 from whyset.annotation import server
 from whyset.annotation.accounts import ensure_annotators
-from whyset.annotation.adjudication import adjudication_items, disagreements
+from whyset.annotation.adjudication import adjudication_items
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
-from whyset.corpora.schema import (
-    Counterfactual,
-    Edit,
-    ExplanationRecord,
-    Provenance,
-    QATriple,
-    Rationale,
-    Span,
-)
+from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
+from whyset.corpora.kinds.qa import QATriple
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
+from whyset.validators.disagreement import round_disagreements
 
 GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
 
@@ -70,8 +65,12 @@ def _rationale_result(spans: list[Span], label: str, foil: str | None = None) ->
 
 
 def _tasks(store: CorpusStore, project_id: int) -> list[tuple[int, str]]:
-    return store.con.execute("SELECT task_id, source_id FROM studio_tasks WHERE project_id = ? ORDER BY task_id",
-                             [project_id]).fetchall()
+    return [(t.task_id, t.source_id) for t in store.studio.tasks(_server(store), project_id)]
+
+
+def _server(store: CorpusStore) -> str:
+    [server_id] = {p.server for r in store.rounds() for p in store.studio.projects(r.id)}
+    return server_id
 
 
 def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore, tmp_path: Path) -> None:
@@ -123,20 +122,19 @@ def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore
         assert record.explanation == Rationale(spans=spans, label=label, foil_label=foil)
         assert record.lead_time == lead
         assert record.provenance.origin == "human" and record.provenance.guideline_version == "g-1.0"
-    judgements = store.con.execute("SELECT DISTINCT judgement->>'comment' FROM studio_results").fetchall()
-    assert judgements == [("checked – ünïcode ok",)]
-    identities = store.con.execute(
-        "SELECT DISTINCT raw->'annotation'->'completed_by'->>'email' FROM studio_results ORDER BY 1").fetchall()
-    assert identities == [("alice@whyset.local",), ("bob@whyset.local",)]
+    results = store.studio.results("r1")
+    assert {r.judgement["comment"] for r in results} == {"checked – ünïcode ok"}
+    identities = {r.raw["annotation"]["completed_by"]["email"] for r in results}
+    assert identities == {"alice@whyset.local", "bob@whyset.local"}
 
     # idempotent: pulling and pushing again change nothing
     assert pull(store, client, "r1").new_annotations == 0
     again = push(store, client, "r1", view, items, ["alice", "bob"], 2, GUIDE)
     assert (again.created, again.already_there) == (0, 24)
-    assert store.con.execute("SELECT count(*) FROM annotations WHERE round_id = 'r1'").fetchall() == [(12,)]
+    assert len(list(store.iter_explanations("annotation", round_id="r1"))) == 12
 
     # bob disagreed on the label of every other item he did: those go to adjudication with both answers
-    conflicts = disagreements(store, "r1")
+    conflicts = round_disagreements(store, "r1", "rationale")
     expected = {s for (h, s), v in submitted.items() if h == "bob" and (("alice", s) in submitted)
                 and v[1] != submitted[("alice", s)][1]}
     assert set(conflicts) == expected and expected
@@ -227,12 +225,11 @@ def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: Cor
                                                     explanation="The premise states it directly.")
     assert by_round["r-freetext"].explanation.explanation == "A man is a person."
     assert by_round["r-freetext"].lead_time == 7.0
-    problem, raw = store.con.execute(
-        "SELECT problem, raw FROM studio_results WHERE status = 'invalid'").fetchall()[0]
-    assert "nonexistent" in problem
-    assert json.loads(raw)["annotation"]["result"][0]["from_name"] == "nonexistent"
-    qa_judgement = store.con.execute("SELECT judgement FROM studio_results WHERE round_id = 'r-qa'").fetchall()[0][0]
-    assert json.loads(qa_judgement)["factual"] == 4
+    [invalid] = store.studio.results(statuses=["invalid"])
+    assert "nonexistent" in invalid.problem
+    assert invalid.raw["annotation"]["result"][0]["from_name"] == "nonexistent"
+    [qa_result] = store.studio.results("r-qa")
+    assert qa_result.judgement["factual"] == 4
 
 
 def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio, esnli_store: CorpusStore) -> None:
@@ -250,10 +247,10 @@ def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio, esnli_
 
 
 def test_cli_studio_lifecycle(tmp_path: Path, esnli_dir: Path) -> None:
-    from tests.studio_support import migrated_template, prepare_home
+    from tests.studio_support import migrated_template
     from tests.test_cli import run
 
-    home = str(prepare_home(tmp_path / "studio"))
+    home = str(tmp_path / "studio")
     assert run("import", "esnli", str(esnli_dir), "--limit", "5", cwd=tmp_path).returncode == 0
     up = run("studio", "up", "--home", home, "--template", str(migrated_template()), cwd=tmp_path)
     try:
@@ -271,7 +268,7 @@ def test_cli_studio_lifecycle(tmp_path: Path, esnli_dir: Path) -> None:
     finally:
         assert run("studio", "down", "--home", home, cwd=tmp_path).stdout.startswith("stopped http://127.0.0.1:")
     gone = run("studio", "status", "--home", home, cwd=tmp_path)
-    assert gone.returncode == 1 and gone.stderr.count("\n") == 1
+    assert gone.returncode == 4 and gone.stderr.count("\n") == 1  # ServerUnreachable
     assert gone.stderr.startswith("error: no Label Studio running or connected")
     refused = run("studio", "connect", "http://127.0.0.1:9", "--token", "x", "--home", home, cwd=tmp_path)
-    assert refused.returncode == 1 and "cannot reach Label Studio at http://127.0.0.1:9" in refused.stderr
+    assert refused.returncode == 4 and "cannot reach Label Studio at http://127.0.0.1:9" in refused.stderr

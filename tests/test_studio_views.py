@@ -9,19 +9,12 @@ import pytest
 from label_studio_sdk.label_interface import LabelInterface
 
 from whyset.annotation.push import assign
-from whyset.annotation.views import CANT_DECIDE, diff_html, view_for
-from whyset.corpora.schema import (
-    Counterfactual,
-    Edit,
-    ExplanationRecord,
-    Provenance,
-    QATriple,
-    Rationale,
-    SourceExample,
-    Span,
-    check_against_source,
-    word_edits,
-)
+from whyset.annotation.views import CANT_DECIDE, view_for
+from whyset.annotation.views.counterfactual import diff_html
+from whyset.corpora.kinds.counterfactual import Counterfactual, Edit, word_edits
+from whyset.corpora.kinds.qa import QATriple
+from whyset.corpora.kinds.rationale import Rationale, Span
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.errors import WhysetError
 
 LABELS = ["entailment", "neutral", "contradiction"]
@@ -103,7 +96,7 @@ def test_word_edits_rebuild_the_corrected_text() -> None:
     edits = word_edits(original, corrected, "annotator")
     cf = Counterfactual(field="text", edited_text=corrected, edits=edits, target_label="neg")
     source = SourceExample(id="x", dataset="d", split="s", row=0, fields={"text": original}, label="pos")
-    check_against_source(cf, source)  # raises if the edits do not rebuild the corrected text
+    cf.check_against(source)  # raises if the edits do not rebuild the corrected text
     assert sorted(e.new.strip() for e in edits) == ["expensive.", "not"]
     assert word_edits(original, original, "annotator") == []
 
@@ -134,9 +127,11 @@ def test_project_titles_fit_label_studio_and_stay_unique() -> None:
 def test_makefile_installs_the_pinned_label_studio() -> None:
     """The Makefile installs the server venv itself (in parallel with .venv); its pin must be whyset's."""
     from tests.conftest import REPO
-    from whyset.annotation.server import LABEL_STUDIO_VERSION
+    from whyset.paths import LABEL_STUDIO_VERSION, studio_venv
 
     makefile = (REPO / "Makefile").read_text()
     assert f"LABEL_STUDIO := {LABEL_STUDIO_VERSION}\n" in makefile
-    assert "STUDIO := work/studio/venv/.label-studio-$(LABEL_STUDIO)\n" in makefile
+    assert "export WHYSET_HOME := $(CURDIR)/work\n" in makefile
+    assert "STUDIO_VENV := work/label-studio-$(LABEL_STUDIO)\n" in makefile
+    assert studio_venv() == REPO / "work" / f"label-studio-{LABEL_STUDIO_VERSION}"  # where whyset looks for it
     assert "pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)\n" in makefile

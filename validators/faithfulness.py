@@ -18,25 +18,20 @@ from typing import Any
 
 import numpy as np
 
+from whyset.corpora.tokens import keep_tokens, tokens
+
 Predict = Callable[[Sequence[str]], np.ndarray]  # texts -> class probabilities, shape (n, classes)
 BINS = (0.01, 0.05, 0.10, 0.20, 0.50)
 
 
-def tokenize(text: str) -> list[str]:
-    return text.split()
-
-
-def _join(tokens: Sequence[str], keep: np.ndarray) -> str:
-    return " ".join(t for t, k in zip(tokens, keep, strict=True) if k)
-
-
 def comprehensiveness_sufficiency(predict: Predict, texts: Sequence[str], masks: Sequence[np.ndarray],
                                   targets: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-example (comprehensiveness, sufficiency) for token masks (True = in the rationale)."""
-    token_lists = [tokenize(t) for t in texts]
+    """Per-example (comprehensiveness, sufficiency) for token masks over :func:`whyset.corpora.tokens.tokens`
+    (True = in the rationale)."""
+    units = [tokens(t) for t in texts]
     full = predict(list(texts))
-    without = predict([_join(toks, ~m) for toks, m in zip(token_lists, masks, strict=True)])
-    only = predict([_join(toks, m) for toks, m in zip(token_lists, masks, strict=True)])
+    without = predict([keep_tokens(t, u, ~m) for t, u, m in zip(texts, units, masks, strict=True)])
+    only = predict([keep_tokens(t, u, m) for t, u, m in zip(texts, units, masks, strict=True)])
     rows = np.arange(len(texts))
     targets = np.asarray(targets)
     return full[rows, targets] - without[rows, targets], full[rows, targets] - only[rows, targets]

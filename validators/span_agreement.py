@@ -1,40 +1,36 @@
 """Agreement on rationale spans: token-level Krippendorff alpha, pairwise span F1/IoU, majority rationale.
 
-Units are the item's whitespace tokens when its text is known (a token counts as marked when any span
-of the annotator overlaps it). Without the text, units are the character positions that at least one
+Units are the item's content tokens (:mod:`whyset.corpora.tokens`) when its text is known (a token counts
+as marked when any span of the annotator overlaps it). Without the text, units are the character positions that at least one
 annotator marked in that item (the union), since tokens cannot be recovered from offsets alone.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
 
 import numpy as np
 
+from whyset.corpora.tokens import content_tokens, covered
 from whyset.validators.label_agreement import bootstrap_alpha_ci, krippendorff_alpha
 from whyset.validators.ratings import Ratings
 
 Spans = Sequence[tuple[int, int]]
 
 
-def token_offsets(text: str) -> list[tuple[int, int]]:
-    return [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
-
-
 def units_for_item(spans_by_annotator: dict[str, Spans], text: str | None) -> list[tuple[int, int]]:
     """The units of one item as character ranges: tokens of the text, or single marked characters."""
     if text is not None:
-        return token_offsets(text)
+        return content_tokens(text)
     marked = sorted({c for spans in spans_by_annotator.values() for s, e in spans for c in range(s, e)})
     return [(c, c + 1) for c in marked]
 
 
 def marks(spans: Spans, units: list[tuple[int, int]]) -> np.ndarray:
     """1 for each unit overlapped by any span, else 0."""
-    return np.array([any(s < ue and us < e for s, e in spans) for us, ue in units], dtype=float)
+    return np.array(covered(units, spans), dtype=float)
 
 
 def _f1_iou(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:

@@ -1,51 +1,68 @@
-"""The ``whyset`` command line. Each command is a thin shell over a library function."""
+"""The ``whyset`` command line (corpus side). Each command parses its options, calls one
+:class:`whyset.Corpus` method and prints the result; the Label Studio commands are in ``studio_cli``."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from whyset.errors import WhysetError
-
-app = typer.Typer(help="Build explanation corpora with human-checked reasons.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-import_app = typer.Typer(help="Bring source examples and explanations into the store.", no_args_is_help=True)
-app.add_typer(import_app, name="import")
-validate_app = typer.Typer(help="Agreement, explanation quality and corpus reports.", no_args_is_help=True)
-app.add_typer(validate_app, name="validate")
-# User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
-console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
-err_console = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
-
-StoreOption = Annotated[Path, typer.Option("--store", "-s", envvar="WHYSET_STORE",
-                                           help="DuckDB file of the corpus project.")]
-DEFAULT_STORE = Path("whyset.duckdb")
+from whyset._app import (
+    DEFAULT_STORE,
+    StoreOption,
+    app,
+    console,
+    import_app,
+    open_corpus,
+    run,
+    validate_app,
+    warn,
+)
+from whyset.errors import BadInput
+from whyset.studio_cli import studio_app  # noqa: F401  (registers the Label Studio commands on `app`)
 
 
-def _open(store: Path):
-    from whyset.corpora.store import CorpusStore
+def main(argv: list[str] | None = None) -> None:
+    """The ``whyset`` entry point."""
+    run(argv)
 
-    return CorpusStore(store)
+
+def _split(values: str | None) -> list[str]:
+    return [item.strip() for item in (values or "").split(",") if item.strip()]
 
 
 @app.command()
 def init(
-    labels: Annotated[str, typer.Option(help="Comma-separated label set, e.g. entailment,neutral,contradiction")],
+    labels: Annotated[str | None, typer.Option(help="Comma-separated label set, e.g. entailment,neutral")] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name used in exports.")] = None,
+    pretty_name: Annotated[str | None, typer.Option(help="Human-readable title of the dataset card.")] = None,
+    description: Annotated[str | None, typer.Option(help="One-paragraph description for the card.")] = None,
+    language: Annotated[list[str] | None, typer.Option("--language", help="Language code (repeatable).")] = None,
+    task_category: Annotated[list[str] | None, typer.Option(
+        "--task-category", help="Hub task id, e.g. text-classification (repeatable).")] = None,
+    citation: Annotated[Path | None, typer.Option(help="File with the corpus's BibTeX entry.")] = None,
+    homepage: Annotated[str | None, typer.Option(help="Homepage URL.")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Create (or extend) a corpus store with its label set."""
-    with _open(store) as db, db.transaction():
-        db.declare_labels([label.strip() for label in labels.split(",") if label.strip()])
-        if name:
-            db.set_setting("name", name)
-        console.print(f"{store}: labels {', '.join(db.labels)}")
+    """Create (or extend) a corpus store: its label set and the metadata its dataset card shows."""
+    from pydantic import ValidationError
+
+    from whyset.corpora.importers import one_line
+    from whyset.corpora.info import CorpusInfo
+
+    fields = {"name": name, "pretty_name": pretty_name, "description": description, "languages": language,
+              "task_categories": task_category, "homepage": homepage,
+              "citation": citation.read_text(encoding="utf-8") if citation else None}
+    try:
+        info = CorpusInfo(**{k: v for k, v in fields.items() if v})
+    except ValidationError as exc:
+        raise BadInput(f"whyset init: {one_line(exc)}") from None
+    with open_corpus(store) as corpus:
+        merged = corpus.init(_split(labels), info)
+        console.print(f"{store}: labels {', '.join(corpus.store.labels) or 'none'}; "
+                      f"name {merged.name or corpus.store.name}")
 
 
 @import_app.command("esnli")
@@ -58,14 +75,10 @@ def import_esnli_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Import e-SNLI: pairs as sources, the three explanations as annotators a1, a2, a3."""
-    from whyset.corpora.esnli import import_esnli
-
-    with _open(store) as db:
-        new = import_esnli(db, folder, split, limit, explanations)
-        if db.get_setting("name") is None:
-            db.set_setting("name", "esnli-explanations")
-        console.print(f"{store}: {new['sources']} new source examples, {new['annotations']} new annotations "
-                      f"({db.count('sources')} / {db.count('annotations')} in store)")
+    with open_corpus(store) as corpus:
+        report = corpus.import_esnli(folder, split, limit, explanations)
+        console.print(f"{store}: {report.new} new source examples, {report.new_annotations} new annotations "
+                      f"({corpus.store.count('sources')} / {corpus.store.count('annotations')} in store)")
 
 
 @import_app.command("sources")
@@ -83,22 +96,12 @@ def import_sources_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Import a table of source examples through a column mapping."""
-    from whyset.corpora.importers import ColumnMapping, import_sources
-    from whyset.corpora.licenses import canonical
-
-    mapping = ColumnMapping.parse(field, label=label, license=canonical(license_id) if license_id else None,
-                                  license_column=license_column, attribution=attribution)
-    declared = [item.strip() for item in (labels or "").split(",") if item.strip()]
-    with _open(store) as db:
-        read, new = import_sources(db, path, fmt or _guess_format(path), mapping, dataset, split, declared)
-        console.print(f"{path}: {read} rows read, {new} new source examples ({db.count('sources')} in store)")
-
-
-def _guess_format(path: Path) -> str:
-    if path.is_dir():
-        return "hf-disk"
-    suffix = path.suffix.lower().lstrip(".")
-    return {"jsonl": "jsonl", "ndjson": "jsonl", "csv": "csv", "parquet": "parquet"}.get(suffix, suffix)
+    with open_corpus(store) as corpus:
+        report = corpus.import_sources(path, field, dataset, fmt=fmt, split=split, label=label,
+                                       labels=_split(labels), license=license_id, license_column=license_column,
+                                       attribution=attribution)
+        console.print(f"{path}: {report.read} rows read, {report.new} new source examples "
+                      f"({corpus.store.count('sources')} in store)")
 
 
 @import_app.command("explanations")
@@ -107,11 +110,9 @@ def import_explanations_cmd(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Import rationales, counterfactuals or QA-explanation triples as candidates or annotations."""
-    from whyset.corpora.importers import import_explanations
-
-    with _open(store) as db:
-        read, new = import_explanations(db, path)
-        console.print(f"{path}: {read} records read, {new} new")
+    with open_corpus(store) as corpus:
+        report = corpus.import_explanations(path)
+    console.print(f"{path}: {report.read} records read, {report.new} new")
 
 
 @app.command()
@@ -130,32 +131,18 @@ def export(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Export a versioned Hugging Face dataset (Parquet + card + provenance + CHANGELOG + Croissant)."""
-    from whyset.corpora.export import export_dataset
+    from whyset.validators.gates import failure_message
 
-    with _open(store) as db:
-        gate_record = _check_gates(db, gates, override_gates) if gates else None
-        result = export_dataset(db, out, version=version, bump=bump, license_id=license_id,
-                                override=override_license, include_candidates=include_candidates,
-                                annotated_only=annotated_only,
-                                gates=gate_record)
+    with open_corpus(store) as corpus:
+        release = corpus.export(out, version=version, bump=bump, license=license_id,
+                                override_license=override_license, include_candidates=include_candidates,
+                                annotated_only=annotated_only, gates=gates, override_gates=override_gates)
+    if release.gates and not release.gates.passed:
+        warn(f"{failure_message(release.gates.results, {})}; overridden")
+    result = release.result
     state = "new version" if result.new_version else "unchanged data, same version"
     console.print(f"{out}: version {result.version} ({state}), licence {result.license}, "
                   + ", ".join(f"{k} {v}" for k, v in result.counts.items()))
-
-
-def _check_gates(db, gates: Path, override: str | None) -> dict:
-    """Validate the store, evaluate the gates, refuse on failure unless overridden; returns the record."""
-    from whyset.validators.gates import evaluate, failure_message, load_gates
-    from whyset.validators.store_validation import run_validation
-
-    rules = load_gates(gates)
-    results = run_validation(db, n_boot=200)
-    rows = evaluate(rules, results)
-    if not all(r["passed"] for r in rows):
-        if not override:
-            raise WhysetError(failure_message(rows, results))
-        err_console.print(f"warning: {escape(failure_message(rows, results))}; overridden")
-    return {"file": gates.name, "run_id": results["run_id"], "results": rows, "override": override}
 
 
 @app.command()
@@ -171,17 +158,15 @@ def build(
 ) -> None:
     """Generate candidates (rationales, counterfactuals, QA triples) with full provenance; resumable."""
     from whyset.builders.run import Engine
-    from whyset.builders.run import build as run_build
 
     if engine not in ("local", "ray"):
-        raise WhysetError(f"--engine {engine!r}: choose local or ray")
-    with _open(store) as db:
-        reports = run_build(db, recipe, only, Engine(engine, workers, ray_address))
+        raise BadInput(f"--engine {engine!r}: choose local or ray")
+    with open_corpus(store) as corpus:
+        reports = corpus.build(recipe, only, Engine(engine, workers, ray_address))
     for builder_id, r in reports.items():
-        rate = (r.sources - r.skipped) / r.seconds if r.seconds else 0.0
         console.print(f"{builder_id}: {r.kept} kept, {r.rejected} rejected, {r.skipped} of {r.sources} sources "
-                      f"already built ({rate:.1f} sources/s)" + (f"; classifier {r.extra['classifier']}"
-                                                                 if r.extra else ""))
+                      f"already built ({r.rate:.1f} sources/s)" + (f"; classifier {r.extra['classifier']}"
+                                                                   if r.extra else ""))
 
 
 @app.command()
@@ -191,21 +176,22 @@ def publish(
     private: Annotated[bool, typer.Option(help="Create the repo as private.")] = False,
 ) -> None:
     """Upload an export to the Hugging Face Hub and tag it v<version> (token from HF_TOKEN or login)."""
-    from whyset.corpora.hub import publish as publish_to_hub
+    from whyset.corpus import Corpus
 
-    tag = publish_to_hub(out, repo_id, private=private)
+    tag = Corpus.publish(out, repo_id, private=private)
     console.print(f"{repo_id}: uploaded {out}, tagged {tag}")
 
 
 @app.command()
 def info(store: StoreOption = DEFAULT_STORE) -> None:
     """Counts per table, label set, schema version and release history."""
-    with _open(store) as db:
-        console.print(f"store {store} (schema v{db.schema_version}), labels: {', '.join(db.labels) or 'none'}")
-        for table in ("sources", "candidates", "rounds", "annotations", "validation_results"):
-            console.print(f"  {table}: {db.count(table)}")
-        for entry in db.exports():
-            console.print(f"  release {entry['version']} ({entry['created_at']:%Y-%m-%d}, {entry['license']})")
+    with open_corpus(store) as corpus:
+        summary = corpus.summary()
+    console.print(f"store {store} (schema v{summary.schema_version}), labels: {', '.join(summary.labels) or 'none'}")
+    for table, n in summary.counts.items():
+        console.print(f"  {table}: {n}")
+    for entry in summary.releases:
+        console.print(f"  release {entry['version']} ({entry['created_at']:%Y-%m-%d}, {entry['license']})")
 
 
 @validate_app.command("agreement")
@@ -222,10 +208,10 @@ def validate_agreement(
     from whyset.validators.ratings import read_ratings
 
     if kind not in ("label", "span", "text"):
-        raise WhysetError(f"--kind {kind!r}: choose label, span or text")
+        raise BadInput(f"--kind {kind!r}: choose label, span or text")
     result = agreement(read_ratings(path, kind), level, n_boot=bootstrap, seed=seed)  # type: ignore[arg-type]
     for warning in result["warnings"]:
-        err_console.print(f"warning: {escape(warning)}")
+        warn(warning)
     if as_json:
         print(json.dumps(result, sort_keys=True))
         return
@@ -240,28 +226,26 @@ def validate_run(
     report: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path("validation-report.html"),
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for alpha's 95% interval (0: none).")] = 1000,
     gates: Annotated[Path | None, typer.Option(help="Gate file (TOML) to evaluate and show.")] = None,
-    list_metrics: Annotated[bool, typer.Option(help="Print every figure's dotted name (for gate files).")] = False,
+    list_metrics: Annotated[bool, typer.Option(
+        help="Print every figure's dotted name: those each metric family declares, then this run's.")] = False,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Agreement and corpus statistics of the store's annotations, saved in the store and as an HTML report."""
-    from whyset.validators.gates import evaluate, load_gates
-    from whyset.validators.report import write_report
-    from whyset.validators.store_validation import flat_metrics, run_validation
+    """Every metric family's figures over the store, saved in the store and as an HTML report."""
+    from whyset.validators.families import declared_figures
 
-    rules = load_gates(gates) if gates else []
-    with _open(store) as db:
-        results = run_validation(db, n_boot=bootstrap)
-        name = db.get_setting("name", db.path.stem)
-    rows = evaluate(rules, results) if rules else None
-    write_report(results, report, name, rows)
-    for kind, why in results["skipped"].items():
-        err_console.print(f"warning: {kind} agreement skipped: {escape(why)}")
-    figures = flat_metrics(results)
-    shown = figures if list_metrics else {k: v for k, v in figures.items() if k.count(".") == 1}
+    if list_metrics:
+        for family, names in declared_figures().items():
+            console.print(f"{family}: {', '.join(names)}")
+    with open_corpus(store) as corpus:
+        validation = corpus.validate(n_boot=bootstrap, report=report, gates=gates)
+    for family, why in validation.results["skipped"].items():
+        warn(f"{family} skipped: {why}")
+    shown = validation.figures if list_metrics else {k: v for k, v in validation.figures.items()
+                                                     if k.count(".") == 1}
     for metric, value in shown.items():
-        console.print(f"{metric} = {value:.4f}")
-    for row in rows or []:
-        console.print(f"gate {row['metric']} {row['rule']}: {'pass' if row['passed'] else 'FAIL'}")
+        console.print(f"{metric} = {_fmt(value)}")
+    for row in validation.gates or []:
+        console.print(f"gate {row.metric} {row.rule}: {'pass' if row.passed else 'FAIL'}")
     console.print(f"report: {report.resolve()}")
 
 
@@ -273,15 +257,3 @@ def _fmt(value: object) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
-
-
-import whyset.studio_cli  # noqa: F401  (registers studio/push/pull/adjudicate on `app`)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one line on stderr and exit status 1."""
-    try:
-        app(args=argv, prog_name="whyset")
-    except WhysetError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        sys.exit(1)

@@ -1,0 +1,89 @@
+"""The typer app and what every command module shares (a leaf module: it imports no command module, so
+``cli`` and ``studio_cli`` both import from here and never from each other)."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from whyset.errors import INTERNAL_ERROR, WhysetError
+
+if TYPE_CHECKING:
+    from whyset.annotation.studio import Studio
+    from whyset.corpus import Corpus
+
+app = typer.Typer(help="Build explanation corpora with human-checked reasons.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+import_app = typer.Typer(help="Bring source examples and explanations into the store.", no_args_is_help=True)
+validate_app = typer.Typer(help="Agreement, explanation quality and corpus reports.", no_args_is_help=True)
+studio_app = typer.Typer(help="Run, connect to and inspect the Label Studio server.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(validate_app, name="validate")
+app.add_typer(studio_app, name="studio")
+
+# User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
+console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False, emoji=False)
+
+StoreOption = Annotated[Path, typer.Option("--store", "-s", envvar="WHYSET_STORE",
+                                           help="DuckDB file of the corpus project.")]
+HomeOption = Annotated[Path | None, typer.Option(
+    "--home", envvar="WHYSET_STUDIO_HOME",
+    help="Label Studio home (server data, state, accounts); default: beside the store, or $WHYSET_HOME/studio.")]
+DEFAULT_STORE = Path("whyset.duckdb")
+
+
+@contextmanager
+def open_corpus(store: Path) -> Iterator[Corpus]:
+    from whyset.corpus import Corpus
+
+    with Corpus.open(store) as corpus:
+        yield corpus
+
+
+def studio_home(home: Path | None, store: Path) -> Path:
+    from whyset.paths import studio_home as default_home
+
+    return home or default_home(store)
+
+
+def attach_studio(home: Path | None, store: Path) -> Studio:
+    from whyset.annotation.studio import Studio
+
+    return Studio.attach(studio_home(home, store))
+
+
+def warn(message: str) -> None:
+    err_console.print(f"warning: {escape(message)}")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Run the app: user errors become one line on stderr with their class's exit status (README, "Exit
+    codes"); anything else is a bug and keeps its traceback, with exit status 70."""
+    try:
+        app(args=argv, prog_name="whyset", standalone_mode=False)
+    except WhysetError as exc:
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001  (the last resort: show the bug, exit 70)
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        traceback.print_exc()
+        err_console.print(f"internal error (a bug in whyset, please report it): {escape(type(exc).__name__)}")
+        sys.exit(INTERNAL_ERROR)

@@ -1,0 +1,46 @@
+"""The one place that decides where whyset keeps things that are not the corpus store itself.
+
+Nothing here depends on the current directory. With ``WHYSET_HOME`` set, everything lives under it (the
+Makefile sets it to the repository's ``work/`` folder). Otherwise the Label Studio state of a corpus lives
+next to its store (``<store folder>/.whyset/studio``), and what every corpus can share (converted models,
+trained heads, the Label Studio server's own venv) lives in the user's cache folder. Each can be overridden
+on its own: ``WHYSET_STUDIO_HOME`` (or ``--home``), ``WHYSET_MODEL_CACHE``, ``WHYSET_STUDIO_VENV``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+LABEL_STUDIO_VERSION = "1.23.2"
+
+
+def _home() -> Path | None:
+    home = os.environ.get("WHYSET_HOME")
+    return Path(home).expanduser().resolve() if home else None
+
+
+def _cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser().resolve() / "whyset"
+
+
+def _override(variable: str) -> Path | None:
+    value = os.environ.get(variable)
+    return Path(value).expanduser().resolve() if value else None
+
+
+def studio_home(store: Path) -> Path:
+    """Label Studio server state, accounts and data dir for the corpus in ``store``."""
+    return _override("WHYSET_STUDIO_HOME") or ((_home() / "studio") if _home() else
+                                               store.expanduser().resolve().parent / ".whyset" / "studio")
+
+
+def model_cache() -> Path:
+    """Converted generators, trained classifier heads, prepared WordNet: shared by every corpus."""
+    return _override("WHYSET_MODEL_CACHE") or (_home() or _cache()) / "models"
+
+
+def studio_venv() -> Path:
+    """The Label Studio server's own virtual env (it pins libraries older than whyset's)."""
+    return _override("WHYSET_STUDIO_VENV") or (_home() or _cache()) / f"label-studio-{LABEL_STUDIO_VERSION}"
