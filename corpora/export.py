@@ -71,6 +71,8 @@ def export_dataset(
     into the card's quality section). ``annotated_only`` keeps the source examples that have at least one
     human annotation: the corpus when the store also holds unannotated examples (e.g. the rest of a split,
     used to train a builder's head)."""
+    if bump not in ("major", "minor", "patch"):
+        raise WhysetError(f"--bump {bump!r}: choose major, minor or patch")
     sources = list(store.iter_sources())
     if annotated_only:
         annotated = store.annotated_source_ids()

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")  # BCP-47-like, as the Hub's card expects
 _TASK = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_CODES = {"languages": (_LANGUAGE, "a language code (e.g. en, de, pt-BR)"),
+          "task_categories": (_TASK, "a Hub task id (e.g. text-classification)")}
 
 
 class CorpusInfo(BaseModel):
@@ -25,20 +27,13 @@ class CorpusInfo(BaseModel):
     citation: str | None = Field(default=None, description="BibTeX of the corpus, shown in the card")
     homepage: str | None = None
 
-    @field_validator("languages")
+    @field_validator("languages", "task_categories")
     @classmethod
-    def _languages(cls, values: list[str]) -> list[str]:
+    def _codes(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        pattern, what = _CODES[info.field_name]
         for value in values:
-            if not _LANGUAGE.match(value):
-                raise ValueError(f"{value!r} is not a language code (e.g. en, de, pt-BR)")
-        return values
-
-    @field_validator("task_categories")
-    @classmethod
-    def _tasks(cls, values: list[str]) -> list[str]:
-        for value in values:
-            if not _TASK.match(value):
-                raise ValueError(f"{value!r} is not a Hub task id (e.g. text-classification)")
+            if not pattern.match(value):
+                raise ValueError(f"{value!r} is not {what}")
         return values
 
     def merged(self, other: CorpusInfo) -> CorpusInfo:

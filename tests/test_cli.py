@@ -1,19 +1,43 @@
-"""The installed `whyset` entry point, run as a user would: exit codes, one-line errors, end-to-end flow."""
+"""The `whyset` command line as a user meets it: exit codes, one-line errors, end-to-end flow. Commands run
+in-process with typer's CliRunner (the app translates errors itself, so exit codes and stderr are the real
+ones); one test runs the installed entry point to show the same from a separate process."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from tests.conftest import load_export
+from whyset.cli import app
 
 WHYSET = Path(sys.executable).with_name("whyset")
 
 
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(WHYSET), *args], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(*args: str, cwd: Path) -> Ran:
+    """``whyset ARGS`` in ``cwd``, in this process."""
+    with contextlib.chdir(cwd):
+        result = CliRunner().invoke(app, list(args), prog_name="whyset")
+    return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+def test_entry_point_exit_status_and_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run([str(WHYSET), "import", "sources", "nope.jsonl", "--field", "t", "--dataset", "d"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert (done.returncode, done.stderr) == (1, "error: nope.jsonl: no such file or directory\n")
+    assert subprocess.run([str(WHYSET), "info"], cwd=tmp_path, capture_output=True, check=False).returncode == 0
 
 
 def test_import_export_info_round_trip(tmp_path: Path, esnli_dir: Path):
@@ -51,3 +75,21 @@ def test_export_of_unlicensed_data_fails_and_writes_nothing(tmp_path: Path):
     done = run("export", "out", cwd=tmp_path)
     assert done.returncode == 1 and "have no licence, e.g. toy:train:0" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_init_sets_the_metadata_the_card_shows(tmp_path: Path, esnli_dir: Path) -> None:
+    (tmp_path / "c.bib").write_text("@article{x, title={A <b>corpus</b>}}\n")
+    done = run("init", "--name", "nli-why", "--pretty-name", "NLI *why*", "--language", "en", "--language", "de",
+               "--task-category", "text-classification", "--citation", "c.bib", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert run("import", "esnli", str(esnli_dir), "--limit", "3", cwd=tmp_path).returncode == 0
+    assert run("export", "out", cwd=tmp_path).returncode == 0
+    card = (tmp_path / "out" / "README.md").read_text()
+    header = card.split("---\n")[1]
+    assert "pretty_name: NLI *why*" in header and "- de" in header and "- text-classification" in header
+    assert "# NLI \\*why\\* (version 1.0.0)" in card  # user text is escaped in the card body
+    assert "@article{x, title={A <b>corpus</b>}}" in card.split("```bibtex")[1]
+    bad = run("init", "--language", "English", cwd=tmp_path)
+    assert bad.returncode == 1
+    assert bad.stderr.strip() == "error: whyset init: field 'languages': Value error, 'English' is not a language " \
+                                 "code (e.g. en, de, pt-BR)"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.test_cli import run as run_cli
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
@@ -17,8 +16,6 @@ from whyset.errors import WhysetError
 from whyset.validators.gates import Gate, evaluate, load_gates
 from whyset.validators.report import write_report
 from whyset.validators.store_validation import run_validation
-
-WHYSET = Path(sys.executable).with_name("whyset")
 
 
 def _add_rationales(store: CorpusStore) -> None:
@@ -94,8 +91,8 @@ def test_gate_file_errors(tmp_path: Path):
 
 
 def test_export_refuses_failed_gates_and_records_override(tmp_path: Path, esnli_dir: Path):
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(WHYSET), *args], cwd=tmp_path, capture_output=True, text=True, check=False)
+    def run(*args: str):
+        return run_cli(*args, cwd=tmp_path)
 
     assert run("import", "esnli", str(esnli_dir), "--limit", "40").returncode == 0
     (tmp_path / "gates.toml").write_text('[[gate]]\nmetric = "text.bleu_loo_mean"\nmin = 60\n\n'
@@ -115,8 +112,8 @@ def test_agreement_command_json(tmp_path: Path):
     lines = [{"item": i, "annotator": a, "value": v} for i, row in enumerate([[1, 1, 2], [2, 2, 2], [3, 3, 1]])
              for a, v in zip("xyz", row)]
     (tmp_path / "r.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    done = subprocess.run([str(WHYSET), "validate", "agreement", "r.jsonl", "--kind", "label", "--level", "ordinal",
-                           "--json", "--bootstrap", "0"], cwd=tmp_path, capture_output=True, text=True, check=False)
+    done = run_cli("validate", "agreement", "r.jsonl", "--kind", "label", "--level", "ordinal", "--json",
+                   "--bootstrap", "0", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     import krippendorff

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from whyset.errors import INTERNAL_ERROR, WhysetError
 
@@ -20,14 +21,37 @@ if TYPE_CHECKING:
     from whyset.annotation.studio import Studio
     from whyset.corpus import Corpus
 
-app = typer.Typer(help="Build explanation corpora with human-checked reasons.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, add_completion=False)
-import_app = typer.Typer(help="Bring source examples and explanations into the store.", no_args_is_help=True)
-validate_app = typer.Typer(help="Agreement, explanation quality and corpus reports.", no_args_is_help=True)
-studio_app = typer.Typer(help="Run, connect to and inspect the Label Studio server.", no_args_is_help=True)
+class WhysetGroup(TyperGroup):
+    """Every command's errors, translated once: a user error becomes one line on stderr and its class's exit
+    status (README, "Exit codes"); anything else is a bug and keeps its traceback, with exit status 70. Done
+    here rather than around the app so that in-process tests (typer's CliRunner) see exactly what users see."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except WhysetError as exc:
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(exc.exit_code) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, typer.Exit):
+            raise
+        except Exception as exc:  # noqa: BLE001  (the last resort: show the bug, exit 70)
+            traceback.print_exc()
+            err_console.print(f"internal error (a bug in whyset, please report it): {escape(type(exc).__name__)}")
+            raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _typer(help_text: str, **kwargs: object) -> typer.Typer:
+    return typer.Typer(cls=WhysetGroup, help=help_text, no_args_is_help=True, **kwargs)
+
+
+app = _typer("Build explanation corpora with human-checked reasons.", pretty_exceptions_enable=False,
+             add_completion=False)
+import_app = _typer("Bring source examples and explanations into the store.")
+validate_app = _typer("Agreement, explanation quality and corpus reports.")
+studio_app = _typer("Run, connect to and inspect the Label Studio server.")
 app.add_typer(import_app, name="import")
 app.add_typer(validate_app, name="validate")
-app.add_typer(studio_app, name="studio")
+app.add_typer(studio_app, name="studio", rich_help_panel="Label Studio")
 
 # User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
 console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)
@@ -66,24 +90,4 @@ def warn(message: str) -> None:
 
 
 def run(argv: list[str] | None = None) -> None:
-    """Run the app: user errors become one line on stderr with their class's exit status (README, "Exit
-    codes"); anything else is a bug and keeps its traceback, with exit status 70."""
-    try:
-        app(args=argv, prog_name="whyset", standalone_mode=False)
-    except WhysetError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # noqa: BLE001  (the last resort: show the bug, exit 70)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        traceback.print_exc()
-        err_console.print(f"internal error (a bug in whyset, please report it): {escape(type(exc).__name__)}")
-        sys.exit(INTERNAL_ERROR)
+    app(args=argv, prog_name="whyset")

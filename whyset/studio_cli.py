@@ -116,7 +116,7 @@ def studio_replay_esnli(
     console.print(f"round {round_id}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
-@app.command()
+@app.command(rich_help_panel="Label Studio")
 def push(
     kind: Annotated[str, typer.Option(help="Task kind: rationale | counterfactual | qa | freetext (or a plugin's)")],
     round_id: Annotated[str, typer.Option("--round", help="Annotation round id, e.g. r1-rationale.")],
@@ -141,7 +141,7 @@ def push(
         console.print(f"  {annotator}: {studio.url}/projects/{project_id}")
 
 
-@app.command()
+@app.command(rich_help_panel="Label Studio")
 def pull(
     round_id: Annotated[str, typer.Option("--round", help="The round to pull.")],
     home: HomeOption = None,
@@ -157,7 +157,7 @@ def pull(
     console.print(f"round {round_id}: {counts}; {report.new_annotations} new annotation records")
 
 
-@app.command()
+@app.command(rich_help_panel="Label Studio")
 def adjudicate(
     round_id: Annotated[str, typer.Option("--round", help="The pulled round to adjudicate.")],
     adjudicator: Annotated[str, typer.Option(help="Handle of the adjudicator.")],

@@ -21,7 +21,7 @@ SHOWN = 25
 @register_family
 class Disagreements(MetricFamily):
     name, title, order = "disagreements", "Disagreement hot spots (routed to adjudication)", 80
-    figures = ("<kind>.items", "<kind>.disagreeing", "<kind>.share")
+    figures = ("by_kind.<kind>.items", "by_kind.<kind>.disagreeing", "by_kind.<kind>.share", "total")
     template = """<table><tr><th class=l>kind</th><th>items with 2+ answers</th><th>disagreeing</th><th>share</th></tr>
 {% for kind, v in r.by_kind.items() %}<tr><td class=l>{{ kind }}</td><td>{{ v['items'] }}</td><td>{{ v.disagreeing }}</td>
 <td>{{ fmt(v.share) }}</td></tr>{% endfor %}</table>
