@@ -111,12 +111,14 @@ class StudioClient:
     def users(self) -> dict[str, int]:
         return {u.email: u.id for u in self.call("list users", lambda: list(self.sdk.users.list()))}
 
-    def provision_user(self, email: str, password: str) -> str:
+    def provision_user(self, email: str, password: str, close_invite: bool = True) -> str:
         """Create (or log in) an annotator through the organization's invite link; returns their API token.
 
         The users API ignores passwords and leaves new users without an organization, so a user made that way
         can neither log in nor call the API. Signing up through the invite link is what a person would do,
-        works against any server the admin can reach, and yields a usable account and legacy token.
+        works against any server the admin can reach, and yields a usable account and legacy token. On a
+        server of one annotator the invite link is then reset (``close_invite``): nobody else can sign up, and
+        the old link, which the server's log shows in clear, is dead.
         """
         org_token = self._raw_get("/api/invite")["token"]
         with httpx.Client(base_url=self.url, follow_redirects=True, timeout=60) as web, \
@@ -136,6 +138,12 @@ class StudioClient:
         if answer.status_code != 200 or "token" not in answer.json():
             raise WhysetError(f"Label Studio at {self.url}: could not sign up or log in {email} "
                               f"(status {answer.status_code}); if the user exists, its password differs")
+        if close_invite:
+            with _translated(self.url, "reset the invite link"):
+                reset = httpx.post(f"{self.url}/api/invite/reset-token",
+                                   headers={"Authorization": f"Token {self.token}"}, timeout=60)
+            if reset.status_code >= 300:
+                raise WhysetError(f"Label Studio at {self.url}: resetting the invite link answered {reset.status_code}")
         return answer.json()["token"]
 
     def _raw_get(self, path: str) -> Any:

@@ -16,13 +16,13 @@ from typing import Any
 
 from label_studio_sdk.label_interface import LabelInterface
 
-from whyset.annotation.client import StudioClient
-from whyset.annotation.push import annotator_email, make_view
+from whyset.annotation.push import make_view
+from whyset.annotation.studio import Studio, annotator_email
 from whyset.annotation.views import Outcome, TaskView
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
-from whyset.corpora.store_studio import StudioResult
+from whyset.corpora.store_studio import StudioProject, StudioResult
 from whyset.errors import WhysetError
 
 
@@ -33,23 +33,28 @@ class PullReport:
     problems: list[str] = field(default_factory=list)
 
 
-def pull(store: CorpusStore, client: StudioClient, round_id: str) -> PullReport:
-    """Pull every project of the round from this server; all writes happen in one transaction at the end."""
+def pull(store: CorpusStore, studio: Studio, round_id: str) -> PullReport:
+    """Pull every project of the round, each from its annotator's server; all writes happen in one transaction
+    at the end."""
     handles = {annotator_email(h): h for h in store.round(round_id).details.get("annotators", {})}
-    projects = store.studio.projects(round_id, client.server_id)
+    projects = store.studio.projects(round_id)
     if not projects:
-        raise WhysetError(f"round {round_id!r} has no projects on {client.url} (push first, or check the server)")
-    tasks = {(t.project_id, t.item_key): t for t in store.studio.tasks(client.server_id)}
-    pushed = [t for t in tasks.values() if t.project_id in {p.project_id for p in projects}]
-    sources = store.sources_by_id({t.source_id for t in pushed})
-    candidates = store.candidates_by_id({t.candidate_id for t in pushed if t.candidate_id})
-    report, results, records = PullReport(), [], []
+        raise WhysetError(f"round {round_id!r} has no projects (push it first)")
+    clients = {server_id: studio.client_for(server_id) for server_id in {p.server for p in projects}}
+    for client in clients.values():
+        client.whoami()  # every server reachable, with its own token, before anything is read
+    tasks = {(p.server, t.project_id, t.item_key): t for p in projects
+             for t in store.studio.tasks(p.server, p.project_id)}
+    sources = store.sources_by_id({t.source_id for t in tasks.values()})
+    candidates = store.candidates_by_id({t.candidate_id for t in tasks.values() if t.candidate_id})
+    report, results = PullReport(), {server_id: [] for server_id in clients}
+    records = []
     for project in progress(projects, f"pulling round {round_id}"):
-        snapshot = client.snapshot(project.project_id)
+        snapshot = clients[project.server].snapshot(project.project_id)
         view = make_view(store, project.kind)
         interface = LabelInterface(project.label_config)
         for task in snapshot:
-            pushed_task = tasks.get((project.project_id, (task.get("data") or {}).get("whyset_key")))
+            pushed_task = tasks.get((project.server, project.project_id, (task.get("data") or {}).get("whyset_key")))
             if pushed_task is None:
                 report.problems.append(f"project {project.project_id} task {task['id']}: not pushed by whyset, "
                                        "ignored")
@@ -58,31 +63,36 @@ def pull(store: CorpusStore, client: StudioClient, round_id: str) -> PullReport:
             if pushed_task.candidate_id and candidate is None:
                 raise WhysetError(f"candidate {pushed_task.candidate_id} of a pushed task is no longer in the store")
             for annotation in task.get("annotations", []):
-                result, record = _one(store, view, interface, task, annotation, pushed_task.project_id,
-                                      sources[pushed_task.source_id], candidate, round_id, project.guideline_version,
-                                      handles)
-                results.append(result)
+                result, record = _one(store, view, interface, task, annotation, project,
+                                      sources[pushed_task.source_id], candidate, round_id, handles)
+                results[project.server].append(result)
                 records += [record] if record else []
                 report.statuses[result.status] += 1
                 if result.status == "invalid":
                     report.problems.append(f"project {project.project_id} task {task['id']} annotation "
                                            f"{annotation['id']} by {result.annotator}: {result.problem}")
     with store.transaction():
-        previous = store.studio.record_ids(client.server_id)
-        store.delete_annotations([previous[r.annotation_id] for r in results
-                                  if previous.get(r.annotation_id) not in (None, r.record_id)])
+        for server_id, pulled in results.items():
+            previous = store.studio.record_ids(server_id)
+            store.delete_annotations([previous[r.annotation_id] for r in pulled
+                                      if previous.get(r.annotation_id) not in (None, r.record_id)])
         report.new_annotations = store.add_explanations(records) if records else 0
-        store.studio.add_results(client.server_id, round_id, results)
+        for server_id, pulled in results.items():
+            store.studio.add_results(server_id, round_id, pulled)
     return report
 
 
 def _one(store: CorpusStore, view: TaskView, interface: LabelInterface, task: dict, annotation: dict,
-         project_id: int, source: SourceExample, candidate: ExplanationRecord | None, round_id: str,
-         guideline_version: str | None, handles: dict[str, str]) -> tuple[StudioResult, ExplanationRecord | None]:
+         project: StudioProject, source: SourceExample, candidate: ExplanationRecord | None, round_id: str,
+         handles: dict[str, str]) -> tuple[StudioResult, ExplanationRecord | None]:
     completed_by = annotation.get("completed_by")
     email = completed_by.get("email") if isinstance(completed_by, dict) else str(completed_by)
     annotator = handles.get(email, email)
-    outcome = _outcome(store, view, interface, annotation, source, candidate)
+    if annotator != project.annotator:  # the project is that annotator's alone: anyone else's work is foreign
+        outcome = Outcome("invalid", problem=f"annotation by {annotator!r} in the project of {project.annotator!r}")
+    else:
+        outcome = _outcome(store, view, interface, annotation, source, candidate)
+    guideline_version = project.guideline_version
     record = None
     if outcome.status == "valid":
         provenance = Provenance(origin="human", agent_id=annotator, guideline_version=guideline_version,
@@ -91,7 +101,7 @@ def _one(store: CorpusStore, view: TaskView, interface: LabelInterface, task: di
             id=ExplanationRecord.make_id(source.id, "annotation", round_id, outcome.explanation, annotator),
             source_id=source.id, role="annotation", round_id=round_id, explanation=outcome.explanation,
             provenance=provenance, lead_time=annotation.get("lead_time"))
-    result = StudioResult(annotation_id=annotation["id"], project_id=project_id, task_id=task["id"],
+    result = StudioResult(annotation_id=annotation["id"], project_id=project.project_id, task_id=task["id"],
                           source_id=source.id, candidate_id=candidate.id if candidate else None, annotator=annotator,
                           status=outcome.status, problem=outcome.problem, judgement=outcome.judgement,
                           record_id=record.id if record else None,

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from whyset.annotation.client import StudioClient
+from whyset.annotation.studio import Studio, annotator_email
 from whyset.annotation.views import TaskView, view_for
 from whyset.corpora.kinds.rationale import Rationale
 from whyset.corpora.progress import progress
@@ -27,8 +28,6 @@ from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_studio import StudioProject, StudioTask
 from whyset.errors import WhysetError
-
-ANNOTATOR_DOMAIN = "whyset.local"
 
 
 @dataclass(frozen=True)
@@ -62,11 +61,6 @@ class Guideline:
             raise WhysetError(f"{path}: no such guideline file") from None
         except UnicodeDecodeError as exc:
             raise WhysetError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-
-
-def annotator_email(handle: str) -> str:
-    """Annotators are named by handle in the corpus (exports carry no e-mail addresses)."""
-    return handle if "@" in handle else f"{handle}@{ANNOTATOR_DOMAIN}"
 
 
 def project_title(round_id: str, annotator: str) -> str:
@@ -132,15 +126,17 @@ def make_view(store: CorpusStore, kind: str, adjudication: bool = False) -> Task
 
 @dataclass
 class PushReport:
-    projects: dict[str, int]
+    projects: dict[str, int]  # annotator -> project id on their server
     created: int
     already_there: int
+    links: dict[str, str] = field(default_factory=dict)  # annotator -> the project's page
 
 
-def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView, items: Sequence[Item],
+def push(store: CorpusStore, studio: Studio, round_id: str, view: TaskView, items: Sequence[Item],
          annotators: Sequence[str], k: int, guideline: Guideline, batch_size: int = 500,
          round_kind: str | None = None) -> PushReport:
-    """Create (or find) one project per annotator and import each one's assigned items, in batches."""
+    """Create (or find) each annotator's project on their own server and import their assigned items, in
+    batches. Every server is checked (reachable, this server's own admin token) before the store is touched."""
     if not items:
         raise WhysetError(f"nothing to push for kind {view.kind!r} (no matching candidates or sources)")
     by_key = {item.key: item for item in items}
@@ -149,18 +145,25 @@ def push(store: CorpusStore, client: StudioClient, round_id: str, view: TaskView
     other = store.studio.kinds(round_id) - {view.kind}
     if other:
         raise WhysetError(f"round {round_id!r} already holds {other.pop()} tasks; push {view.kind} to another round")
-    client.whoami()  # an unreachable server or a wrong token fails here, before the store is touched
+    if studio.blind:
+        studio.up(annotators)  # their servers, started together
+    clients = {a: studio.client(a) for a in annotators}
+    for client in clients.values():
+        client.whoami()  # an unreachable server or a wrong token fails here, before the store is touched
     with store.transaction():
         store.add_round(round_id, f"Label Studio {view.kind} round", round_kind or view.kind,
                         guideline_version=guideline.version,
-                        details={"server": client.server_id, "annotators": {a: annotator_email(a) for a in annotators},
-                                 "k": k, "guideline_sha256": guideline.sha256, "guideline": guideline.text})
+                        details={"servers": {a: c.server_id for a, c in clients.items()}, "blind": studio.blind,
+                                 "annotators": {a: annotator_email(a) for a in annotators}, "k": k,
+                                 "guideline_sha256": guideline.sha256, "guideline": guideline.text})
     report = PushReport(projects={}, created=0, already_there=0)
     total = sum(len(keys) for keys in assignment.values())
     bar = iter(progress(range(total), f"pushing {view.kind} tasks", total=total))
     for annotator, keys in assignment.items():
+        client = clients[annotator]
         project_id = ensure_project(store, client, round_id, view, annotator, config, guideline)
         report.projects[annotator] = project_id
+        report.links[annotator] = f"{client.url}/projects/{project_id}"
         present = client.task_keys(project_id)
         _record_tasks(store, client.server_id, project_id, [(key, present[key]) for key in keys if key in present],
                       by_key)

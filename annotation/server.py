@@ -1,13 +1,17 @@
-"""Run a local Label Studio server, or remember a remote one: ``whyset studio up|down|status|connect``.
+"""One local Label Studio server: its venv, its data dir, its process.
+
+whyset runs one server per annotator (see :mod:`whyset.annotation.studio` for why), so starting a server
+must be cheap and every server must be its own: a migrated *template* data dir is built once per machine
+(the first start of an empty data dir spends 35-170 s in migrations) and each server starts from a copy of it
+(about 5-15 s), with an identity of its own: a new Django secret key (the template's ``.env`` is not copied,
+or a session or JWT made on one copy would log in on another), a new admin API token (reset through the API at
+the copy's first start) and a new ``server_id``, the name the corpus store keys its projects by.
 
 Label Studio pins old releases of libraries whyset also uses (pyarrow<25, openai<2, pytz<2023), so the
-server lives in its own virtual env (:func:`whyset.paths.studio_venv`, shared by every corpus); the project
-venv only has ``label-studio-sdk``. A studio home (:func:`whyset.paths.studio_home`) holds one server's data
-dir, state file, log and annotator accounts. Facts this module relies on were measured here
-(../shared/docs/label-studio.md): the legacy API token must be enabled before the *first* start of a data
-dir, the server silently moves to another port when its port is busy (so we pick a free one and poll
-exactly that port), and the first start of an empty data dir spends ~35 s in migrations, while a copy of an
-already-migrated dir starts in ~5 s (``--template`` uses that).
+server lives in its own virtual env (:func:`whyset.paths.studio_venv`). Facts relied on were measured here
+(../shared/docs/label-studio.md): the legacy API token must be enabled before the *first* start of a data dir,
+and the server silently moves to another port when its port is busy (so we pick a free one and poll exactly
+that port). Everything a server writes is owner-only (umask 077): its database holds every user's token.
 """
 
 from __future__ import annotations
@@ -25,33 +29,40 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import urlparse
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
+
+import psutil
+from filelock import FileLock
 
 from whyset.errors import ServerUnreachable, WhysetError
-from whyset.paths import LABEL_STUDIO_VERSION, studio_venv
+from whyset.paths import LABEL_STUDIO_VERSION, studio_template, studio_venv
 
-STATE_FILE = "server.json"
 ADMIN_EMAIL = "admin@whyset.local"
+IDENTITY_FILE = "whyset-server.json"  # in a data dir: its server_id and admin token
 # Unprefixed names Label Studio also reads; a stray HOST or PORT in the caller's env would redirect it.
 _UNSET = ("HOST", "PORT", "DEBUG", "USERNAME", "PASSWORD")
+PRIVATE = 0o077  # umask: files 0600, folders 0700
 
 
 @dataclass(frozen=True)
 class Connection:
-    """Where the server is and how to authenticate; ``pid`` is None for a remote server."""
+    """Where a server is and how to authenticate. ``pid`` and ``started`` (the process's start time) are set
+    for a server whyset started; a remote one (``studio connect``) has neither."""
 
     url: str
     token: str
     server_id: str
     pid: int | None = None
-    admin_email: str | None = None
-    admin_password: str | None = None
+    started: float | None = None
+    data_dir: str | None = None
     database: str = "sqlite"
 
     @property
     def remote(self) -> bool:
-        """A server whyset did not start (``studio connect``); ``down`` only forgets it."""
         return self.pid is None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
 
 
 def install(venv: Path | None = None) -> Path:
@@ -84,20 +95,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_env(data_dir: Path, token: str, password: str, database_url: str | None) -> dict[str, str]:
-    """Environment for a headless, pre-provisioned server with a legacy API token for the admin."""
+def server_env(data_dir: Path, token: str, database_url: str | None) -> dict[str, str]:
+    """Environment for a headless, pre-provisioned server with a legacy API token for the admin. The admin's
+    password is random and kept nowhere: whyset works through the token (``studio admin-login`` sets one)."""
     env = {k: v for k, v in os.environ.items() if k not in _UNSET}
     env.update({
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_USERNAME": ADMIN_EMAIL,
-        "LABEL_STUDIO_PASSWORD": password,
+        "LABEL_STUDIO_PASSWORD": secrets.token_urlsafe(24),
         "LABEL_STUDIO_USER_TOKEN": token,
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+        "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "false",
         "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
         "LATEST_VERSION_CHECK": "false", "COLLECT_ANALYTICS": "false",
         "HOME": str(data_dir.parent),
     })
+    settings = Path(__file__).with_name("label_studio_settings")  # Label Studio's settings, files owner-only
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(settings), env.get("PYTHONPATH")]))
+    env["DJANGO_SETTINGS_MODULE"] = "whyset_label_studio_settings"
     if database_url:
         env.update(postgres_env(database_url))
     return env
@@ -118,84 +134,100 @@ def postgres_env(database_url: str) -> dict[str, str]:
     }
 
 
-def up(home: Path, port: int | None = None, template: Path | None = None, database_url: str | None = None,
-       timeout: float = 180.0, venv: Path | None = None) -> Connection:
-    """Start a local server (or return the one already running from this home) and wait for its API.
+def migrated_template(venv: Path | None = None, timeout: float = 600.0) -> Path:
+    """A data dir that has been through Label Studio's first-start migrations (built once per machine, under
+    a file lock so parallel processes wait for one build). Servers start from copies of it."""
+    template = studio_template()
+    ready = template / ".whyset-template-ready"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(template) + ".lock"):
+        if not ready.exists():
+            shutil.rmtree(template, ignore_errors=True)
+            token = secrets.token_hex(20)
+            connection = _run(template / "data", token, f"template-{secrets.token_hex(4)}", None, None, timeout, venv)
+            stop(connection)
+            write_private(template / "data" / IDENTITY_FILE, {"token": token})
+            ready.touch()
+    return template / "data"
 
-    The admin's token and password are generated once per data dir and kept in ``server.json`` (mode 600),
-    because the legacy token is fixed at the first start of a data dir.
-    """
-    current = status(home)
-    if current is not None:
-        if current.remote:
-            raise WhysetError(f"{home / STATE_FILE}: connected to remote {current.url}; run `whyset studio down` first")
-        return current
-    binary = install(venv)
-    data_dir = home / "data"
-    if template is not None and not data_dir.exists():
-        shutil.copytree(template, data_dir)
-    secrets_file = data_dir / "whyset-admin.json"
-    if secrets_file.exists():
-        admin = json.loads(secrets_file.read_text())
+
+def start(server_dir: Path, database_url: str | None = None, port: int | None = None, timeout: float = 180.0,
+          venv: Path | None = None) -> Connection:
+    """Start the server whose data lives in ``server_dir/data`` (made from the template on first use) and wait
+    until its API answers with this server's own admin token."""
+    data_dir = server_dir / "data"
+    identity_file = data_dir / IDENTITY_FILE
+    fresh = not identity_file.exists()
+    if fresh:
+        template = migrated_template(venv)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        _private_dir(server_dir)
+        # the template is owner-only, and copying keeps modes; leaving out .env gives this copy its own SECRET_KEY
+        shutil.copytree(template, data_dir, ignore=shutil.ignore_patterns(".env"))
+        old = json.loads(identity_file.read_text())
+        identity = {"token": old["token"], "server_id": f"local-{secrets.token_hex(6)}"}
     else:
-        # server_id names this data dir for good: the store keys projects by it, not by the URL, because a
-        # restarted local server may get another port.
-        admin = {"token": secrets.token_hex(20), "password": secrets.token_urlsafe(16),
-                 "server_id": f"local-{secrets.token_hex(6)}"}
-        data_dir.mkdir(parents=True, exist_ok=True)
-        write_private(secrets_file, admin)
+        identity = json.loads(identity_file.read_text())
+    connection = _run(data_dir, identity["token"], identity["server_id"], database_url, port, timeout, venv)
+    if fresh:  # this copy's own admin token (the template's would open every copy)
+        identity["token"] = _reset_token(connection)
+        write_private(identity_file, identity)
+        connection = Connection(**(connection.as_dict() | {"token": identity["token"]}))
+    return connection
+
+
+def _run(data_dir: Path, token: str, server_id: str, database_url: str | None, port: int | None, timeout: float,
+         venv: Path | None) -> Connection:
+    binary = install(venv)
     port = port or free_port()
-    log = (home / "server.log").open("ab")
+    _private_dir(data_dir)
+    log_path = data_dir.parent / "server.log"
+    log = os.fdopen(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
     process = subprocess.Popen(
         [str(binary), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port)],
-        env=server_env(data_dir, admin["token"], admin["password"], database_url),
+        env=server_env(data_dir, token, database_url), cwd=data_dir.parent, umask=PRIVATE,
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
     )
-    connection = Connection(url=f"http://127.0.0.1:{port}", token=admin["token"], server_id=admin["server_id"],
-                            pid=process.pid,
-                            admin_email=ADMIN_EMAIL, admin_password=admin["password"],
+    log.close()
+    connection = Connection(url=f"http://127.0.0.1:{port}", token=token, server_id=server_id, pid=process.pid,
+                            started=psutil.Process(process.pid).create_time(), data_dir=str(data_dir),
                             database="postgresql" if database_url else "sqlite")
     try:
-        _wait_until_up(connection.url, process, timeout, home / "server.log")
+        _wait_until_up(connection.url, process, timeout, log_path)
     except BaseException:
         _terminate(process.pid)
         raise
-    write_private(home / STATE_FILE, asdict(connection))
     return connection
 
 
-def connect(url: str, token: str, home: Path) -> Connection:
-    """Remember a remote server; the token is checked now so a typo fails here, not mid-push."""
-    from whyset.annotation.client import StudioClient
-
-    connection = Connection(url=url.rstrip("/"), token=token, server_id=url.rstrip("/"))
-    StudioClient(connection).whoami()
-    home.mkdir(parents=True, exist_ok=True)
-    write_private(home / STATE_FILE, asdict(connection))
-    return connection
+def _reset_token(connection: Connection) -> str:
+    request = Request(f"{connection.url}/api/current-user/reset-token/", method="POST",
+                      headers={"Authorization": f"Token {connection.token}"})
+    with urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["token"]
 
 
-def status(home: Path) -> Connection | None:
-    """The remembered connection, or None; a local server whose process is gone is forgotten."""
-    state = home / STATE_FILE
-    if not state.exists():
-        return None
-    connection = Connection(**json.loads(state.read_text()))
-    if connection.pid is not None and not _alive(connection.pid):
-        state.unlink()
-        return None
-    return connection
+def is_running(connection: Connection) -> bool:
+    """Whether the process recorded for a local server is still that server: same PID, same start time and a
+    Label Studio command line (a PID reused by another process is never trusted, let alone signalled)."""
+    if connection.pid is None:
+        return False
+    try:
+        process = psutil.Process(connection.pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        same_start = connection.started is not None and abs(process.create_time() - connection.started) < 1.0
+        return same_start and any("label-studio" in part for part in process.cmdline())
+    except psutil.Error:
+        return False
 
 
-def down(home: Path) -> Connection | None:
-    """Stop the local server started from this home (by its PID) or forget a remote one."""
-    connection = status(home)
-    if connection is None:
-        return None
-    if connection.pid is not None:
-        _terminate(connection.pid)
-    (home / STATE_FILE).unlink(missing_ok=True)
-    return connection
+def stop(connection: Connection) -> bool:
+    """Stop a server whyset started, after checking the PID still belongs to it; returns whether it ran."""
+    if not is_running(connection):
+        return False
+    _terminate(connection.pid)  # type: ignore[arg-type]
+    return True
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
@@ -215,16 +247,11 @@ def _wait_until_up(url: str, process: subprocess.Popen, timeout: float, log: Pat
     raise ServerUnreachable(f"Label Studio did not answer at {url} within {timeout:.0f} s (log: {log})")
 
 
-def _alive(pid: int) -> bool:
+def _gone(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of this very process counts as gone
-        return os.waitpid(pid, os.WNOHANG) == (0, 0)
-    except ChildProcessError:
+        process = psutil.Process(pid)
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return True
 
 
@@ -237,12 +264,28 @@ def _terminate(pid: int, grace: float = 20.0) -> None:
             return
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if _gone(pid):
+                try:  # reap it if it is this process's child
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
                 return
             time.sleep(0.2)
 
 
+def _private_dir(path: Path) -> None:
+    """Create a folder (and its parents) readable by its owner only; without touching the process umask,
+    which would race with servers started from other threads."""
+    for folder in reversed([path, *path.parents]):
+        if not folder.exists():
+            folder.mkdir(mode=0o700, exist_ok=True)  # exist_ok: servers start from parallel threads
+    path.chmod(0o700)
+
+
 def write_private(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2))
+    """A JSON file only its owner can read (tokens, passwords)."""
+    _private_dir(path.parent)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(payload, indent=2))
+    path.chmod(0o600)

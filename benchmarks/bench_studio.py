@@ -25,11 +25,9 @@ from pathlib import Path
 
 import psutil
 
-from whyset.annotation import server
-from whyset.annotation.accounts import ensure_annotators
-from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.studio import Studio
 from whyset.corpora.esnli import import_esnli
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
@@ -83,30 +81,28 @@ def main() -> None:
     parser.add_argument("--annotate", type=int, default=2000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "studio"
-        connection = server.up(home, timeout=300)
-        memory = PeakRss(connection.pid)
+        studio = Studio.open(Path(tmp) / "studio")
+        studio.up(["alice", "bob"])  # one server per annotator
+        memory = {h: PeakRss(c.pid) for h, c in studio.servers.items()}
         try:
             with CorpusStore(Path(tmp) / "bench.duckdb") as store:
                 import_esnli(store, args.esnli, limit=args.pairs)
                 store.add_explanations(candidates(store))
-                client = StudioClient(connection)
                 view = make_view(store, "rationale")
                 items = items_for(store, view)
-                accounts = ensure_annotators(client, ["alice", "bob"], home)
+                studio.accounts(["alice", "bob"])
                 print(f"| phase | tasks | wall s | tasks/s |  (python {sys.version.split()[0]}, label-studio "
-                      f"{LABEL_STUDIO_VERSION}, SQLite)")
+                      f"{LABEL_STUDIO_VERSION}, SQLite, a server per annotator)")
                 print("|---|---|---|---|", flush=True)
 
                 start = time.perf_counter()
-                report = push(store, client, "bench", view, items, ["alice", "bob"], 2, Guideline("bench", "b1"))
+                report = push(store, studio, "bench", view, items, ["alice", "bob"], 2, Guideline("bench", "b1"))
                 _row("push (tasks + predictions)", report.created, time.perf_counter() - start)
 
-                annotator_of = {p.project_id: p.annotator for p in store.studio.projects("bench")}
-                pushed = store.studio.tasks(client.server_id)[: args.annotate]
-                sources = store.sources_by_id({t.source_id for t in pushed})
-                tasks = [(annotator_of[t.project_id], t.task_id, sources[t.source_id]) for t in pushed]
-                clients = {h: StudioClient(connection, token=a["token"]) for h, a in accounts.items()}
+                tasks = [(p.annotator, t.task_id, t.source_id) for p in store.studio.projects("bench")
+                         for t in store.studio.tasks(p.server, p.project_id)][: args.annotate]
+                sources = store.sources_by_id({sid for _, _, sid in tasks})
+                clients = {h: studio.client(h, as_annotator=True) for h in ("alice", "bob")}
 
                 def result(source) -> list[dict]:
                     """The label and the premise's real first word as evidence (valid against the source)."""
@@ -118,18 +114,19 @@ def main() -> None:
 
                 start = time.perf_counter()
                 with ThreadPoolExecutor(args.threads) as pool:
-                    list(pool.map(lambda t: clients[t[0]].annotate(t[1], result(t[2]), lead_time=1.0), tasks))
+                    list(pool.map(lambda t: clients[t[0]].annotate(t[1], result(sources[t[2]]), lead_time=1.0),
+                                  tasks))
                 _row(f"annotate via API ({args.threads} threads)", len(tasks), time.perf_counter() - start)
 
                 start = time.perf_counter()
-                pulled = pull(store, client, "bench")
+                pulled = pull(store, studio, "bench")
                 _row(f"pull: snapshot of {report.created} tasks, {dict(pulled.statuses)}", report.created,
                      time.perf_counter() - start)
         finally:
-            server_peak = memory.stop()
-            server.down(home)
+            server_peak = max(m.stop() for m in memory.values())
+            studio.down()
     client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS: client {client_peak:.0f} MB, server {server_peak:.0f} MB")
+    print(f"peak RSS: client {client_peak:.0f} MB, largest server {server_peak:.0f} MB")
 
 
 def _row(name: str, count: int, seconds: float) -> None:

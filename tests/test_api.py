@@ -9,7 +9,6 @@ import pytest
 
 import whyset
 from tests.conftest import load_export
-from tests.studio_support import migrated_template
 from whyset import Corpus, CorpusInfo, Guideline, Studio
 
 RECIPE = """
@@ -34,16 +33,15 @@ min = 1.0
 
 @pytest.fixture
 def studio(tmp_path: Path):
-    studio = Studio.up(tmp_path / "studio", template=migrated_template())
+    studio = Studio.open(tmp_path / "studio")
     yield studio
-    studio.down()
+    Studio.open(tmp_path / "studio").down()
 
 
 def _submit(corpus: Corpus, studio: Studio, round_id: str, answers: dict[str, list]) -> None:
     """Each annotator submits, with their own token, one result per task of their project, in task order."""
-    accounts = studio.accounts(list(answers))
     for project in corpus.store.studio.projects(round_id):
-        as_user = studio.client(token=accounts[project.annotator]["token"])
+        as_user = studio.client(project.annotator, as_annotator=True)
         tasks = corpus.store.studio.tasks(project.server, project.project_id)
         for task, result in zip(sorted(tasks, key=lambda t: t.source_id), answers[project.annotator], strict=False):
             as_user.annotate(task.task_id, result(corpus.store.sources_by_id([task.source_id])[task.source_id]))
@@ -83,7 +81,8 @@ def test_the_demo_loop_from_python(tmp_path: Path, esnli_dir: Path, studio: Stud
         assert corpus.pull(studio, "r2").statuses == {"valid": 12}
 
         adjudication = corpus.adjudicate(studio, "r1", "dana")
-        second = sorted({t.source_id for t in corpus.store.studio.tasks(studio.connection.server_id)})[1]
+        second = sorted({t.source_id for p in corpus.store.studio.projects("r1")
+                         for t in corpus.store.studio.tasks(p.server, p.project_id)})[1]
         disagreeing = int(corpus.store.sources_by_id([second])[second].label != "neutral")  # bob's second label
         assert (adjudication.disagreeing, adjudication.created) == (disagreeing, disagreeing)
 
@@ -125,6 +124,6 @@ def test_free_text_round_adjudicates_by_the_rule_validate_reports(tmp_path: Path
 
         report = corpus.adjudicate(studio, "ft", "dana")
         assert (report.disagreeing, report.created) == (2, 2)
-        tasks = studio.client().snapshot(report.project_id)
+        tasks = studio.client("dana").snapshot(report.project_id)
         assert {t["data"]["whyset_key"] for t in tasks} == expected
         assert {p["model_version"] for t in tasks for p in t["predictions"]} == {"annotator:alice", "annotator:bob"}

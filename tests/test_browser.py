@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.test_studio import _add_rationale_candidates, studio  # noqa: F401  (fixture)
-from whyset.annotation.accounts import ensure_annotators
-from whyset.annotation.client import StudioClient
 from whyset.annotation.push import Guideline, items_for, make_view, push
 from whyset.corpora.store import CorpusStore
 
@@ -24,15 +22,14 @@ def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusS
 
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing (make test installs it: apt-get install chromium)")
-    home, connection = studio
     _add_rationale_candidates(esnli_store)
-    client = StudioClient(connection)
-    account = ensure_annotators(client, ["alice"], home)["alice"]
+    account = studio.accounts(["alice"])["alice"]
+    connection = studio.server("alice")
     view = make_view(esnli_store, "rationale")
-    report = push(esnli_store, client, "r-browser", view, items_for(esnli_store, view, limit=2), ["alice"], 1,
+    report = push(esnli_store, studio, "r-browser", view, items_for(esnli_store, view, limit=2), ["alice"], 1,
                   Guideline("Highlight the evidence.", "1.0"))
     project_id = report.projects["alice"]
-    first = esnli_store.studio.tasks(client.server_id, project_id)[0]
+    first = esnli_store.studio.tasks(connection.server_id, project_id)[0]
     task_id, source_id = first.task_id, first.source_id
     source = esnli_store.sources_by_id([source_id])[source_id]
     evidence = next(c for c in esnli_store.iter_explanations("candidate", "rationale")

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
-from tests.conftest import load_export
-from tests.studio_support import REPO, migrated_template
-from whyset.annotation import server
+from tests.conftest import REPO, load_export
+from whyset.annotation.studio import Studio
 
 RECIPE = """
 [sources]
@@ -43,7 +43,7 @@ def test_demo_script_end_to_end(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     (tmp_path / "recipe.toml").write_text(RECIPE)
     env = os.environ | {"DEMO": str(demo), "PAIRS": "6", "RECIPE": str(tmp_path / "recipe.toml"),
-                        "TEMPLATE": str(migrated_template()), "SHARED": str(REPO.parent / "shared")}
+                        "SHARED": str(REPO.parent / "shared")}
     try:
         done = subprocess.run(["bash", "examples/demo.sh"], cwd=REPO, env=env, capture_output=True, text=True,
                               timeout=900, check=False)
@@ -52,7 +52,8 @@ def test_demo_script_end_to_end(tmp_path: Path) -> None:
         assert "round esnli-human: 18 submitted, 0 already_there, 0 no_task" in out
         assert "round esnli-human: 18 valid; 18 new annotation records" in out
         assert "gate text.bleu_loo_mean >= 15: pass" in out
-        assert "Label Studio http://127.0.0.1:" in out and "a1: a1@whyset.local / " in out
+        assert re.search(r"^alice: http://127\.0\.0\.1:\d+ \(pid \d+, sqlite\)$", out, re.MULTILINE), out[-3000:]
+        assert re.search(r"^a1: http://127\.0\.0\.1:\d+ a1@whyset\.local / \S+$", out, re.MULTILINE)
         qa = load_export(demo / "dataset", "qa_explanations")["validation"]
         human = [row for row in qa if row["origin"] == "human"]
         assert len(human) == 18 and {row["agent_id"] for row in human} == {"a1", "a2", "a3"}
@@ -66,4 +67,4 @@ def test_demo_script_end_to_end(tmp_path: Path) -> None:
         report = (demo / "validation-report.html").read_text()
         assert "<table" in report and "data:image/png;base64" in report and "BLEU" in report
     finally:
-        server.down(demo / "studio")
+        Studio.open(demo / "studio").down()

@@ -1,5 +1,5 @@
-"""Integration tests against a real Label Studio 1.23.2 server: push, annotate as two users, pull, restart,
-interrupted pushes, bad input, adjudication."""
+"""Integration tests against real Label Studio 1.23.2 servers (one per annotator): push, annotate as each
+annotator, pull, restart, interrupted pushes, bad input, adjudication."""
 
 from __future__ import annotations
 
@@ -8,19 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.studio_support import start
 from whyset.annotation import server
-from whyset.annotation.accounts import ensure_annotators
 from whyset.annotation.adjudication import adjudication_items
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.studio import Studio
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
 from whyset.corpora.kinds.qa import QATriple
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
-from whyset.errors import WhysetError
+from whyset.errors import ServerUnreachable, WhysetError
 from whyset.validators.disagreement import round_disagreements
 
 GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
@@ -28,9 +27,9 @@ GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
 
 @pytest.fixture
 def studio(tmp_path: Path):
-    connection = start(tmp_path / "studio")
-    yield tmp_path / "studio", connection
-    server.down(tmp_path / "studio")
+    studio = Studio.open(tmp_path / "studio")
+    yield studio
+    Studio.open(tmp_path / "studio").down()
 
 
 def _candidate(source_id: str, explanation, model: str = "minilm-proto-ig", revision: str = "r1") -> ExplanationRecord:
@@ -64,41 +63,39 @@ def _rationale_result(spans: list[Span], label: str, foil: str | None = None) ->
     return result
 
 
-def _tasks(store: CorpusStore, project_id: int) -> list[tuple[int, str]]:
-    return [(t.task_id, t.source_id) for t in store.studio.tasks(_server(store), project_id)]
+def _tasks(store: CorpusStore, project_id: int, annotator: str = "alice") -> list[tuple[int, str]]:
+    """(task id, source id) of an annotator's project, in task order."""
+    [project] = {p for r in store.rounds() for p in store.studio.projects(r.id)
+                 if p.project_id == project_id and p.annotator == annotator}
+    return [(t.task_id, t.source_id) for t in store.studio.tasks(project.server, project_id)]
 
 
-def _server(store: CorpusStore) -> str:
-    [server_id] = {p.server for r in store.rounds() for p in store.studio.projects(r.id)}
-    return server_id
-
-
-def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore, tmp_path: Path) -> None:
-    home, connection = studio
+def test_round_trip_two_annotators_with_restart(studio: Studio, esnli_store: CorpusStore, tmp_path: Path) -> None:
     store = esnli_store
     _add_rationale_candidates(store)
-    client = StudioClient(connection)
     view = make_view(store, "rationale")
     items = items_for(store, view, limit=12)
-    accounts = ensure_annotators(client, ["alice", "bob"], home)
-    report = push(store, client, "r1", view, items, ["alice", "bob"], 2, GUIDE, batch_size=5)
+    accounts = studio.accounts(["alice", "bob"])
+    report = push(store, studio, "r1", view, items, ["alice", "bob"], 2, GUIDE, batch_size=5)
     assert report.created == 24 and report.already_there == 0
+    alice, bob = studio.server("alice"), studio.server("bob")
+    assert alice.url != bob.url and alice.server_id != bob.server_id  # a server each
 
     # the predictions went in with their model_version and score
-    snapshot = client.snapshot(report.projects["alice"])
+    snapshot = studio.client("alice").snapshot(report.projects["alice"])
     assert len(snapshot) == 12
     assert {p["model_version"] for t in snapshot for p in t["predictions"]} == {"minilm-proto-ig@r1"}
     assert {p["score"] for t in snapshot for p in t["predictions"]} == {0.75}
 
     submitted: dict[tuple[str, str], tuple[list[Span], str, str | None, float]] = {}
-    sources = store.sources_by_id([s for _, s in _tasks(store, report.projects["alice"])])
 
     def annotate(handle: str, nth: int) -> None:
-        as_user = StudioClient(connection, token=accounts[handle]["token"])
-        for i, (task_id, source_id) in enumerate(_tasks(store, report.projects[handle])[:nth]):
-            source = sources.get(source_id) or store.sources_by_id([source_id])[source_id]
+        as_user = StudioClient(studio.server(handle), token=accounts[handle]["token"])
+        for i, (task_id, source_id) in enumerate(_tasks(store, report.projects[handle], handle)[:nth]):
+            source = store.sources_by_id([source_id])[source_id]
             words = source.fields["premise"].split()
-            spans = [_span(source, "premise", words[1]), _span(source, "hypothesis", source.fields["hypothesis"].split()[0])]
+            spans = [_span(source, "premise", words[1]),
+                     _span(source, "hypothesis", source.fields["hypothesis"].split()[0])]
             label = source.label if handle == "alice" or i % 2 else "neutral"
             foil = "contradiction" if label != "contradiction" else None
             lead = 3.25 + i
@@ -106,14 +103,15 @@ def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore
             submitted[(handle, source_id)] = (spans, label, foil, lead)
 
     annotate("alice", 6)
-    # restart the server mid-round: same data dir, possibly another port; nothing may be lost
-    server.down(home)
-    connection = server.up(home)
-    client = StudioClient(connection)
-    annotate("bob", 6)
+    # restart every server mid-round: same data dirs, other ports; nothing may be lost, tokens still work
+    studio.down()
+    studio = Studio.open(studio.home)
+    assert studio.servers == {}
+    annotate("bob", 6)  # starts bob's server again
 
-    pulled = pull(store, client, "r1")
+    pulled = pull(store, studio, "r1")  # starts alice's again: the store names it by its server id
     assert pulled.statuses == {"valid": 12}
+    assert studio.server("alice").server_id == alice.server_id and studio.server("alice").url != alice.url
     records = {(r.provenance.agent_id, r.source_id): r for r in store.iter_explanations("annotation")
                if r.round_id == "r1"}
     assert set(records) == set(submitted)
@@ -128,8 +126,8 @@ def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore
     assert identities == {"alice@whyset.local", "bob@whyset.local"}
 
     # idempotent: pulling and pushing again change nothing
-    assert pull(store, client, "r1").new_annotations == 0
-    again = push(store, client, "r1", view, items, ["alice", "bob"], 2, GUIDE)
+    assert pull(store, studio, "r1").new_annotations == 0
+    again = push(store, studio, "r1", view, items, ["alice", "bob"], 2, GUIDE)
     assert (again.created, again.already_there) == (0, 24)
     assert len(list(store.iter_explanations("annotation", round_id="r1"))) == 12
 
@@ -140,17 +138,15 @@ def test_round_trip_two_annotators_with_restart(studio, esnli_store: CorpusStore
     assert set(conflicts) == expected and expected
     adj_view = make_view(store, "rationale", adjudication=True)
     adj_items = adjudication_items({i.key: i for i in items}, conflicts)
-    ensure_annotators(client, ["carol"], home)
-    adj = push(store, client, "r1-adjudication", adj_view, adj_items, ["carol"], 1, GUIDE, round_kind="adjudication")
-    tasks = client.snapshot(adj.projects["carol"])
+    studio.accounts(["carol"])
+    adj = push(store, studio, "r1-adjudication", adj_view, adj_items, ["carol"], 1, GUIDE, round_kind="adjudication")
+    tasks = studio.client("carol").snapshot(adj.projects["carol"])
     assert len(tasks) == len(expected)
     assert {p["model_version"] for p in tasks[0]["predictions"]} >= {"annotator:alice", "annotator:bob"}
     assert "alice" in tasks[0]["data"]["answers"]
 
 
-def test_interrupted_push_yields_one_task_per_item(studio, esnli_store: CorpusStore, monkeypatch) -> None:
-    _, connection = studio
-    client = StudioClient(connection)
+def test_interrupted_push_yields_one_task_per_item(studio: Studio, esnli_store: CorpusStore, monkeypatch) -> None:
     view = make_view(esnli_store, "freetext")
     items = items_for(esnli_store, view, limit=20)
     real_import, calls = StudioClient.import_tasks, []
@@ -164,17 +160,16 @@ def test_interrupted_push_yields_one_task_per_item(studio, esnli_store: CorpusSt
 
     monkeypatch.setattr(StudioClient, "import_tasks", import_then_lose_response)
     with pytest.raises(WhysetError, match="simulated"):
-        push(esnli_store, client, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
+        push(esnli_store, studio, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
     monkeypatch.setattr(StudioClient, "import_tasks", real_import)
-    report = push(esnli_store, client, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
+    report = push(esnli_store, studio, "r-int", view, items, ["alice"], 1, GUIDE, batch_size=6)
     assert (report.already_there, report.created) == (12, 8)
-    keys = [t["data"]["whyset_key"] for t in client.snapshot(report.projects["alice"])]
+    keys = [t["data"]["whyset_key"] for t in studio.client("alice").snapshot(report.projects["alice"])]
     assert sorted(keys) == sorted(i.key for i in items)
     assert esnli_store.count("studio_tasks") == 20
 
 
-def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: CorpusStore) -> None:
-    home, connection = studio
+def test_review_kinds_round_trip_and_invalid_kept_aside(studio: Studio, esnli_store: CorpusStore) -> None:
     store = esnli_store
     sources = list(store.iter_sources())[:3]
     s0 = sources[0]
@@ -186,13 +181,12 @@ def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: Cor
                         target_label="contradiction")
     triple = QATriple(question="Why?", answer=s0.label, explanation="Because the premise says so.")
     store.add_explanations([_candidate(s0.id, cf, "rules"), _candidate(s0.id, triple, "smollm2")])
-    client = StudioClient(connection)
-    token = ensure_annotators(client, ["alice"], home)["alice"]["token"]
-    as_alice = StudioClient(connection, token=token)
+    studio.accounts(["alice"])
+    as_alice = studio.client("alice", as_annotator=True)
 
     def one_task(kind: str) -> int:
         view = make_view(store, kind)
-        report = push(store, client, f"r-{kind}", view, items_for(store, view, limit=3), ["alice"], 1, GUIDE)
+        report = push(store, studio, f"r-{kind}", view, items_for(store, view, limit=3), ["alice"], 1, GUIDE)
         return _tasks(store, report.projects["alice"])[0][0]
 
     corrected = hyp[:at] + "never " + hyp[at:]
@@ -213,7 +207,7 @@ def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: Cor
                                    "value": {"choices": ["x"]}}])
     before = store.count("annotations")
 
-    statuses = {kind: pull(store, client, f"r-{kind}").statuses for kind in ("counterfactual", "qa", "freetext")}
+    statuses = {kind: pull(store, studio, f"r-{kind}").statuses for kind in ("counterfactual", "qa", "freetext")}
     assert statuses == {"counterfactual": {"valid": 1}, "qa": {"valid": 1}, "freetext": {"valid": 1, "invalid": 1}}
     assert store.count("annotations") == before + 3
     by_round = {r.round_id: r for r in store.iter_explanations("annotation") if r.round_id.startswith("r-")}
@@ -232,43 +226,46 @@ def test_review_kinds_round_trip_and_invalid_kept_aside(studio, esnli_store: Cor
     assert qa_result.judgement["factual"] == 4
 
 
-def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio, esnli_store: CorpusStore) -> None:
-    _, connection = studio
+def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio: Studio, esnli_store: CorpusStore) -> None:
     view = make_view(esnli_store, "freetext")
     items = items_for(esnli_store, view, limit=4)
+    real = studio.server("alice")
     counts = {t: esnli_store.count(t) for t in ("rounds", "studio_projects", "studio_tasks")}
-    wrong = StudioClient(server.Connection(url=connection.url, token="0" * 40, server_id="x"))
-    with pytest.raises(WhysetError, match="rejected the API token"):
-        push(esnli_store, wrong, "r-bad", view, items, ["alice"], 1, GUIDE)
-    closed = StudioClient(server.Connection(url=f"http://127.0.0.1:{server.free_port()}", token="t", server_id="y"))
-    with pytest.raises(WhysetError, match="cannot reach Label Studio"):
-        push(esnli_store, closed, "r-bad2", view, items, ["alice"], 1, GUIDE)
+    studio.servers["alice"] = server.Connection(url=real.url, token="0" * 40, server_id="x")
+    with pytest.raises(ServerUnreachable, match="rejected the API token"):
+        push(esnli_store, studio, "r-bad", view, items, ["alice"], 1, GUIDE)
+    studio.servers["alice"] = server.Connection(url=f"http://127.0.0.1:{server.free_port()}", token="t",
+                                                server_id="y")
+    with pytest.raises(ServerUnreachable, match="cannot reach Label Studio"):
+        push(esnli_store, studio, "r-bad2", view, items, ["alice"], 1, GUIDE)
     assert {t: esnli_store.count(t) for t in counts} == counts
+    studio.servers["alice"] = real
 
 
 def test_cli_studio_lifecycle(tmp_path: Path, esnli_dir: Path) -> None:
-    from tests.studio_support import migrated_template
     from tests.test_cli import run
 
     home = str(tmp_path / "studio")
     assert run("import", "esnli", str(esnli_dir), "--limit", "5", cwd=tmp_path).returncode == 0
-    up = run("studio", "up", "--home", home, "--template", str(migrated_template()), cwd=tmp_path)
+    up = run("studio", "up", "alice", "--home", home, cwd=tmp_path)
     try:
         assert up.returncode == 0, up.stderr
-        assert up.stdout.startswith("Label Studio http://127.0.0.1:") and "login: admin@whyset.local" in up.stdout
+        assert re.search(r"^alice: http://127\.0\.0\.1:\d+ \(pid \d+, sqlite\)$", up.stdout, re.MULTILINE), up.stdout
         assert run("studio", "status", "--home", home, cwd=tmp_path).returncode == 0
         args = ("push", "--kind", "freetext", "--round", "r1", "--annotators", "alice,bob", "--k", "2", "--home", home)
-        first = run(*args, cwd=tmp_path)
+        first = run(*args, cwd=tmp_path)  # starts bob's server too
         assert "round r1: 10 tasks created, 0 already there" in first.stdout, first.stderr
         assert "round r1: 0 tasks created, 10 already there" in run(*args, cwd=tmp_path).stdout
         pulled = run("pull", "--round", "r1", "--home", home, cwd=tmp_path)
         assert "round r1: no annotations yet; 0 new annotation records" in pulled.stdout, pulled.stderr
         accounts = run("studio", "accounts", "alice", "--home", home, cwd=tmp_path)
-        assert accounts.stdout.startswith("alice: alice@whyset.local / ")
+        assert re.match(r"alice: http://127\.0\.0\.1:\d+ alice@whyset\.local / \S+$", accounts.stdout)
     finally:
-        assert run("studio", "down", "--home", home, cwd=tmp_path).stdout.startswith("stopped http://127.0.0.1:")
+        down = run("studio", "down", "--home", home, cwd=tmp_path)
+    assert len(re.findall(r"^stopped http://127\.0\.0\.1:\d+$", down.stdout, re.MULTILINE)) == 2
     gone = run("studio", "status", "--home", home, cwd=tmp_path)
     assert gone.returncode == 4 and gone.stderr.count("\n") == 1  # ServerUnreachable
     assert gone.stderr.startswith("error: no Label Studio running or connected")
-    refused = run("studio", "connect", "http://127.0.0.1:9", "--token", "x", "--home", home, cwd=tmp_path)
+    refused = run("studio", "connect", "http://127.0.0.1:9", "--token", "x", "--annotator", "dan", "--home", home,
+                  cwd=tmp_path)
     assert refused.returncode == 4 and "cannot reach Label Studio at http://127.0.0.1:9" in refused.stderr

@@ -48,7 +48,7 @@ app = _typer("Build explanation corpora with human-checked reasons.", pretty_exc
              add_completion=False)
 import_app = _typer("Bring source examples and explanations into the store.")
 validate_app = _typer("Agreement, explanation quality and corpus reports.")
-studio_app = _typer("Run, connect to and inspect the Label Studio server.")
+studio_app = _typer("Run, connect to and inspect the Label Studio servers (one per annotator).")
 app.add_typer(import_app, name="import")
 app.add_typer(validate_app, name="validate")
 app.add_typer(studio_app, name="studio", rich_help_panel="Label Studio")
@@ -79,10 +79,10 @@ def studio_home(home: Path | None, store: Path) -> Path:
     return home or default_home(store)
 
 
-def attach_studio(home: Path | None, store: Path) -> Studio:
+def open_studio(home: Path | None, store: Path, database: str | None = None) -> Studio:
     from whyset.annotation.studio import Studio
 
-    return Studio.attach(studio_home(home, store))
+    return Studio.open(studio_home(home, store), database)
 
 
 def warn(message: str) -> None:

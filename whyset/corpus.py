@@ -7,7 +7,7 @@
     with whyset.Corpus.open("work/esnli.duckdb") as corpus:
         corpus.import_esnli("../shared/data/esnli-dev", explanations=False)
         corpus.build("examples/demo-recipe.toml")
-        studio = whyset.Studio.up(corpus.studio_home)
+        studio = whyset.Studio.open(corpus.studio_home)   # one Label Studio server per annotator
         corpus.push(studio, "rationale", "r1", ["alice", "bob"], k=2)
         ...                                    # annotators work in Label Studio
         corpus.pull(studio, "r1")
@@ -66,6 +66,7 @@ class AdjudicationReport:
     disagreeing: int
     created: int
     project_id: int | None
+    link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,16 +169,16 @@ class Corpus:
         guideline = guideline or Guideline(f"Annotate the {kind} task; see the corpus README.", "v1")
         view = make_view(self.store, kind)
         items = items_for(self.store, view, limit)
-        client = studio.client()
-        client.whoami()  # an unreachable server or a wrong token fails here, before anything is created
+        if studio.blind:
+            studio.up(annotators)  # each annotator's own server, started together
         studio.accounts(annotators)
-        return push(self.store, client, round_id, view, items, annotators, k, guideline, batch_size=batch_size)
+        return push(self.store, studio, round_id, view, items, annotators, k, guideline, batch_size=batch_size)
 
     def pull(self, studio: Studio, round_id: str) -> PullReport:
         """Pull the round's annotations; invalid ones are kept aside with the reason."""
         from whyset.annotation.pull import pull
 
-        return pull(self.store, studio.client(), round_id)
+        return pull(self.store, studio, round_id)
 
     def replay_esnli(self, studio: Studio, folder: str | Path, round_id: str, split: str = "dev",
                      limit: int | None = None) -> dict[str, int]:
@@ -186,7 +187,7 @@ class Corpus:
         from whyset.corpora.esnli import ANNOTATORS, read_esnli
 
         _, records = read_esnli(Path(folder), split, limit)
-        return replay(self.store, studio.connection, round_id, records, studio.accounts(list(ANNOTATORS)))
+        return replay(self.store, studio, round_id, [r for r in records if r.provenance.agent_id in ANNOTATORS])
 
     def adjudicate(self, studio: Studio, round_id: str, adjudicator: str,
                    threshold: float | None = None) -> AdjudicationReport:
@@ -207,11 +208,11 @@ class Corpus:
         items = {item.key: item for item in items_for(self.store, view)}
         round_ = self.store.round(round_id)
         guideline = Guideline(round_.details.get("guideline", ""), f"{round_.guideline_version}+adjudication")
-        client = studio.client()
         studio.accounts([adjudicator])
-        report = push(self.store, client, f"{round_id}-adjudication", view, adjudication_items(items, conflicts),
+        report = push(self.store, studio, f"{round_id}-adjudication", view, adjudication_items(items, conflicts),
                       [adjudicator], 1, guideline, round_kind="adjudication")
-        return AdjudicationReport(round_id, len(conflicts), report.created, report.projects[adjudicator])
+        return AdjudicationReport(round_id, len(conflicts), report.created, report.projects[adjudicator],
+                                  report.links[adjudicator])
 
     # -- validation and release ---------------------------------------------------------------------
     def validate(self, n_boot: int = 1000, seed: int = 0, report: str | Path | None = None,

@@ -44,3 +44,8 @@ def model_cache() -> Path:
 def studio_venv() -> Path:
     """The Label Studio server's own virtual env (it pins libraries older than whyset's)."""
     return _override("WHYSET_STUDIO_VENV") or (_home() or _cache()) / f"label-studio-{LABEL_STUDIO_VERSION}"
+
+
+def studio_template() -> Path:
+    """A migrated Label Studio data dir that servers start from (migrating takes 35-170 s; a copy, seconds)."""
+    return (_home() or _cache()) / f"label-studio-{LABEL_STUDIO_VERSION}-template"

@@ -13,32 +13,33 @@ from whyset._app import (
     HomeOption,
     StoreOption,
     app,
-    attach_studio,
     console,
     open_corpus,
+    open_studio,
     studio_app,
-    studio_home,
     warn,
 )
+from whyset.errors import ServerUnreachable
 
 __all__ = ["studio_app"]
 
-
-def _show(studio) -> None:
-    connection = studio.connection
-    where = "remote" if connection.remote else f"pid {connection.pid}, {connection.database}"
-    console.print(f"Label Studio {connection.url} ({where})")
-    if connection.admin_email:
-        console.print(f"  login: {connection.admin_email} / {connection.admin_password}")
+DatabaseOption = Annotated[str | None, typer.Option(
+    envvar="WHYSET_STUDIO_DATABASE",
+    help="postgresql://user:pw@host:port/db: each annotator's server gets database db_<handle> (default SQLite).")]
 
 
 def _handles(annotators: str) -> list[str]:
     return [a.strip() for a in annotators.split(",") if a.strip()]
 
 
+def _show(handle: str, connection) -> None:
+    where = "remote" if connection.remote else f"pid {connection.pid}, {connection.database}"
+    console.print(f"{'shared (not blind)' if handle == '*' else handle}: {connection.url} ({where})")
+
+
 @studio_app.command("install")
 def studio_install() -> None:
-    """Create the server's own venv with the pinned Label Studio release (done by `up` when missing)."""
+    """Create the servers' own venv with the pinned Label Studio release (done on first use otherwise)."""
     from whyset.annotation.server import install
     from whyset.paths import LABEL_STUDIO_VERSION
 
@@ -47,47 +48,63 @@ def studio_install() -> None:
 
 @studio_app.command("up")
 def studio_up(
-    port: Annotated[int | None, typer.Option(help="Loopback port (default: a free one).")] = None,
-    template: Annotated[Path | None, typer.Option(help="Already-migrated data dir to copy (fast start).")] = None,
-    database: Annotated[str | None, typer.Option(envvar="WHYSET_STUDIO_DATABASE",
-                                                 help="postgresql://user:pw@host:port/db (default SQLite).")] = None,
+    annotators: Annotated[str | None, typer.Argument(
+        help="Comma-separated handles whose servers to start (default: every annotator with an account).")] = None,
+    database: DatabaseOption = None,
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Start a local Label Studio (installing its pinned venv on first use) and wait until its API answers."""
-    from whyset.annotation.studio import Studio
+    """Start annotators' local servers (one each, blind by design; `push` also starts them on demand), after
+    preparing the migrated template they start from."""
+    from whyset.annotation.server import migrated_template
 
-    _show(Studio.up(studio_home(home, store), port=port, template=template, database=database))
+    studio = open_studio(home, store, database)
+    console.print(f"template: {migrated_template()}")
+    for handle, connection in studio.up(_handles(annotators or "")).items():
+        _show(handle, connection)
 
 
 @studio_app.command("down")
 def studio_down(home: HomeOption = None, store: StoreOption = DEFAULT_STORE) -> None:
-    """Stop the local server started from this home (by PID), or forget a remote connection."""
-    from whyset.annotation.server import down
-
-    stopped = down(studio_home(home, store))
-    console.print(f"stopped {stopped.url}" if stopped else "no server running")
+    """Stop every local server started from this home (each by its verified PID); forget remote ones."""
+    stopped = open_studio(home, store).down()
+    console.print("\n".join(f"stopped {c.url}" for c in stopped) if stopped else "no server running")
 
 
 @studio_app.command("status")
 def studio_status(home: HomeOption = None, store: StoreOption = DEFAULT_STORE) -> None:
-    """Show the server this home points at; exit 4 when there is none or it does not answer."""
-    studio = attach_studio(home, store)
-    studio.client().whoami()
-    _show(studio)
+    """Show each annotator's server; exit 4 when there is none or one does not answer."""
+    from whyset.annotation.client import StudioClient
+
+    studio = open_studio(home, store)
+    if not studio.servers:
+        raise ServerUnreachable(f"no Label Studio running or connected for {studio.home} "
+                                "(`whyset push` starts annotators' servers; or `whyset studio up HANDLES`, "
+                                "`whyset studio connect URL --token T`)")
+    for handle, connection in sorted(studio.servers.items()):
+        StudioClient(connection).whoami()
+        _show(handle, connection)
 
 
 @studio_app.command("connect")
 def studio_connect(
     url: Annotated[str, typer.Argument(help="Base URL of an existing Label Studio server.")],
     token: Annotated[str, typer.Option(envvar="LABEL_STUDIO_API_KEY", help="Legacy API token of an admin.")],
+    annotator: Annotated[str | None, typer.Option(help="The one annotator this server is for (blind).")] = None,
+    shared: Annotated[bool, typer.Option(
+        help="One server for every annotator without their own: NOT blind (rounds record it).")] = False,
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Use an existing (remote) server instead of a local one; the token is checked now."""
-    from whyset.annotation.studio import Studio
+    """Use an existing (remote) server for one annotator, or shared by all; the token is checked now."""
+    from whyset.errors import BadInput
 
-    _show(Studio.connect(url, token, studio_home(home, store)))
+    if bool(annotator) == shared:
+        raise BadInput("studio connect: give --annotator HANDLE (blind) or --shared (not blind), one of the two")
+    connection = open_studio(home, store).connect(url, token, annotator)
+    _show(annotator or "*", connection)
+    if shared:
+        warn("a shared open-source Label Studio server lets every annotator see everyone's work: not blind")
 
 
 @studio_app.command("accounts")
@@ -96,9 +113,10 @@ def studio_accounts(
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Create annotator accounts (or check existing ones) and print their logins."""
-    for handle, account in attach_studio(home, store).accounts(_handles(annotators)).items():
-        console.print(f"{handle}: {account['email']} / {account['password']}")
+    """Create annotator accounts, each on their own server (or check existing ones), and print their logins."""
+    studio = open_studio(home, store)
+    for handle, account in studio.accounts(_handles(annotators)).items():
+        console.print(f"{handle}: {studio.server(handle).url} {account['email']} / {account['password']}")
 
 
 @studio_app.command("replay-esnli")
@@ -112,7 +130,7 @@ def studio_replay_esnli(
 ) -> None:
     """Submit e-SNLI's three human explanations per pair as annotators a1, a2, a3, each with their own token."""
     with open_corpus(store) as corpus:
-        counts = corpus.replay_esnli(attach_studio(home, store), folder, round_id, split, limit)
+        counts = corpus.replay_esnli(open_studio(home, store), folder, round_id, split, limit)
     console.print(f"round {round_id}: " + ", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
@@ -121,7 +139,7 @@ def push(
     kind: Annotated[str, typer.Option(help="Task kind: rationale | counterfactual | qa | freetext (or a plugin's)")],
     round_id: Annotated[str, typer.Option("--round", help="Annotation round id, e.g. r1-rationale.")],
     annotators: Annotated[str, typer.Option(help="Comma-separated annotator handles.")],
-    k: Annotated[int, typer.Option(help="Annotators per item (each works blind, in a project of their own).")] = 1,
+    k: Annotated[int, typer.Option(help="Annotators per item (each works blind, on a server of their own).")] = 1,
     guideline: Annotated[Path | None, typer.Option(help="Guideline text (Markdown/HTML) shown in the projects.")] = None,
     guideline_version: Annotated[str, typer.Option(help="Version recorded with every annotation.")] = "v1",
     limit: Annotated[int | None, typer.Option(help="Push only the first N items.")] = None,
@@ -133,12 +151,14 @@ def push(
     from whyset.annotation.push import Guideline
 
     text = Guideline.from_file(guideline, guideline_version) if guideline else None
-    studio = attach_studio(home, store)
+    studio = open_studio(home, store)
     with open_corpus(store) as corpus:
         report = corpus.push(studio, kind, round_id, _handles(annotators), k, text, limit, batch_size)
     console.print(f"round {round_id}: {report.created} tasks created, {report.already_there} already there")
-    for annotator, project_id in report.projects.items():
-        console.print(f"  {annotator}: {studio.url}/projects/{project_id}")
+    for annotator, link in report.links.items():
+        console.print(f"  {annotator}: {link}")
+    if not studio.blind:
+        warn(f"round {round_id} is on a shared server: annotators can see each other's work")
 
 
 @app.command(rich_help_panel="Label Studio")
@@ -148,7 +168,7 @@ def pull(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Pull the round's annotations into the store; invalid ones are reported and kept aside."""
-    studio = attach_studio(home, store)
+    studio = open_studio(home, store)
     with open_corpus(store) as corpus:
         report = corpus.pull(studio, round_id)
     for problem in report.problems:
@@ -168,11 +188,11 @@ def adjudicate(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Push items whose annotators disagree to an adjudication project that shows all their answers."""
-    studio = attach_studio(home, store)
+    studio = open_studio(home, store)
     with open_corpus(store) as corpus:
         report = corpus.adjudicate(studio, round_id, adjudicator, threshold)
     if not report.disagreeing:
         console.print(f"round {round_id}: no disagreements; nothing to adjudicate")
         return
     console.print(f"round {round_id}: {report.disagreeing} items disagree; {report.created} adjudication tasks at "
-                  f"{studio.url}/projects/{report.project_id}")
+                  f"{report.link}")
