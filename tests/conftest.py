@@ -33,6 +33,16 @@ def load_export(out: Path, config: str | None = None, cache: Path | None = None)
 
 
 @pytest.fixture
+def studio(tmp_path: Path):
+    """A studio home of the test's own; every server it started is stopped afterwards (by PID)."""
+    from whyset.annotation.studio import Studio
+
+    studio = Studio.open(tmp_path / "studio")
+    yield studio
+    Studio.open(tmp_path / "studio").down()
+
+
+@pytest.fixture
 def store(tmp_path: Path):
     with CorpusStore(tmp_path / "corpus.duckdb") as db:
         yield db

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import whyset
 from tests.conftest import load_export
 from whyset import Corpus, CorpusInfo, Guideline, Studio
@@ -29,13 +27,6 @@ min = 4
 metric = "text.bleu_loo_mean"
 min = 1.0
 """
-
-
-@pytest.fixture
-def studio(tmp_path: Path):
-    studio = Studio.open(tmp_path / "studio")
-    yield studio
-    Studio.open(tmp_path / "studio").down()
 
 
 def _submit(corpus: Corpus, studio: Studio, round_id: str, answers: dict[str, list]) -> None:

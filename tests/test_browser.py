@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_studio import _add_rationale_candidates, studio  # noqa: F401  (fixture)
+from tests.test_studio import _add_rationale_candidates
 from whyset.annotation.push import Guideline, items_for, make_view, push
 from whyset.corpora.store import CorpusStore
 
@@ -17,7 +17,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusStore) -> None:  # noqa: F811
+def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusStore) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     if not Path(CHROMIUM).exists():

@@ -25,13 +25,6 @@ from whyset.validators.disagreement import round_disagreements
 GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
 
 
-@pytest.fixture
-def studio(tmp_path: Path):
-    studio = Studio.open(tmp_path / "studio")
-    yield studio
-    Studio.open(tmp_path / "studio").down()
-
-
 def _candidate(source_id: str, explanation, model: str = "minilm-proto-ig", revision: str = "r1") -> ExplanationRecord:
     prov = Provenance(origin="model", agent_id=model, model_name=model, model_revision=revision)
     return ExplanationRecord(id=ExplanationRecord.make_id(source_id, "candidate", None, explanation, model),

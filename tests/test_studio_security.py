@@ -26,13 +26,6 @@ from whyset.errors import ServerUnreachable
 GUIDE = Guideline("Explain the label.", "1")
 
 
-@pytest.fixture
-def studio(tmp_path: Path):
-    studio = Studio.open(tmp_path / "studio")
-    yield studio
-    Studio.open(tmp_path / "studio").down()
-
-
 def _login(url: str, email: str, password: str) -> httpx.Client:
     """A browser-like session: the login form, its CSRF cookie, the session cookie."""
     web = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
