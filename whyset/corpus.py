@@ -253,5 +253,6 @@ class Corpus:
 
     def summary(self) -> Summary:
         tables = ("sources", "candidates", "rounds", "annotations", "validation_results")
-        return Summary(self.path, self.store.schema_version, self.store.labels,
-                       {t: self.store.count(t) for t in tables}, self.store.exports())
+        with self.store.reading():  # one view, and one short read-only hold of the file
+            return Summary(self.path, self.store.schema_version, self.store.labels,
+                           {t: self.store.count(t) for t in tables}, self.store.exports())
