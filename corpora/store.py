@@ -28,11 +28,13 @@ import pyarrow as pa
 from whyset.corpora.info import CorpusInfo
 from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.store_file import StoreFile
+from whyset.corpora.store_sources import SourceChanges, backfill_identities, plan_sources
 from whyset.errors import WhysetError
 
 MIGRATIONS = "migrations"
+IDENTITY_MIGRATION = 6  # adds sources.identity, which existing rows get from Python (store_sources.py)
 _READ = re.compile(r"\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|PRAGMA)\b", re.IGNORECASE)
-_SOURCE_COLUMNS = "id, dataset, split, row, fields, label, license, attribution"
+_SOURCE_COLUMNS = "id, dataset, split, row, fields, label, license, attribution, identity"
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -99,6 +101,8 @@ class CorpusStore:
             for version, name, sql in self._pending(self._applied()):
                 self.execute(sql)
                 self.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+                if version == IDENTITY_MIGRATION:
+                    self._set_identities(backfill_identities(self))
 
     def _applied(self) -> set[int]:
         try:
@@ -210,8 +214,11 @@ class CorpusStore:
             self.set_setting("labels", merged)
 
     # -- sources ------------------------------------------------------------------------------------
-    def add_sources(self, sources: Sequence[SourceExample], where: Sequence[str] | None = None) -> int:
-        """Insert source examples after checking their labels; returns how many were new.
+    def add_sources(self, sources: Sequence[SourceExample], where: Sequence[str] | None = None,
+                    complete: bool = False) -> SourceChanges:
+        """Insert new source examples and update changed ones, after checking their labels; returns what
+        changed (see :mod:`whyset.corpora.store_sources`). ``complete`` says the input is all of its dataset
+        splits, so that stored sources missing from it are counted as gone.
 
         ``where`` names each example's origin (e.g. ``file.jsonl:12``) for error messages.
         """
@@ -219,21 +226,13 @@ class CorpusStore:
         self._check_labels(
             (place, "label", s.label) for s, place in zip(sources, where, strict=True) if s.label is not None
         )
-        now = _now()
-        table = pa.table(
-            {
-                "id": [s.id for s in sources],
-                "dataset": [s.dataset for s in sources],
-                "split": [s.split for s in sources],
-                "row": pa.array([s.row for s in sources], pa.int64()),
-                "fields": [json.dumps(s.fields, ensure_ascii=False) for s in sources],
-                "label": pa.array([s.label for s in sources], pa.string()),
-                "license": pa.array([s.license for s in sources], pa.string()),
-                "attribution": pa.array([s.attribution for s in sources], pa.string()),
-                "imported_at": pa.array([now] * len(sources), pa.timestamp("us", tz="UTC")),
-            }
-        )
-        return self._insert("sources", table)
+        with self.transaction():
+            plan = plan_sources(self, sources, where, complete)
+            if plan.insert:
+                self._insert("sources", _source_table(plan.insert))
+            if plan.update:
+                self._update("sources", _source_table(plan.update).drop_columns(["dataset", "split", "identity", "imported_at"]))
+        return plan.changes
 
     def sources_by_id(self, ids: Iterable[str]) -> dict[str, SourceExample]:
         rows = self.execute(f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE id IN (SELECT unnest(?::VARCHAR[]))",
@@ -249,7 +248,7 @@ class CorpusStore:
         """Source ids in dataset/split/row order, so that "the first 500 pairs" means what it says."""
         rows = self.execute(
             "SELECT id FROM sources WHERE (? IS NULL OR dataset = ?) AND (? IS NULL OR split = ?) "
-            "ORDER BY dataset, split, row LIMIT ?", [dataset, dataset, split, split, limit or 2**62])
+            "ORDER BY dataset, split, row, id LIMIT ?", [dataset, dataset, split, split, limit or 2**62])
         return [row[0] for row in rows]
 
     def annotated_source_ids(self) -> set[str]:
@@ -390,6 +389,21 @@ class CorpusStore:
                     f"{place}: field '{field}': unknown label {label!r} (allowed: {', '.join(sorted(allowed))})"
                 )
 
+    def _set_identities(self, identities: Sequence[tuple[str, str]]) -> None:
+        if identities:
+            ids, values = zip(*identities, strict=True)
+            self._update("sources", pa.table({"id": list(ids), "identity": list(values)}))
+
+    def _update(self, table_name: str, table: pa.Table) -> None:
+        """Set the columns of ``table`` on the rows whose ``id`` it names."""
+        with self.transaction(), self._file.lease(write=True) as con:
+            con.register("_batch", table)
+            try:
+                columns = ", ".join(f"{c} = _batch.{c}" for c in table.column_names if c != "id")
+                con.execute(f"UPDATE {table_name} SET {columns} FROM _batch WHERE {table_name}.id = _batch.id")
+            finally:
+                con.unregister("_batch")
+
     def _insert(self, table_name: str, table: pa.Table) -> int:
         with self.transaction(), self._file.lease(write=True) as con:
             before = self.count(table_name)
@@ -407,11 +421,26 @@ def _now() -> datetime:
 
 
 def _source_from_row(row: tuple) -> SourceExample:
-    sid, dataset, split, row_idx, fields, label, license_id, attribution = row
+    sid, dataset, split, row_idx, fields, label, license_id, attribution, identity = row
     return SourceExample(
         id=sid, dataset=dataset, split=split, row=row_idx, fields=json.loads(fields),
-        label=label, license=license_id, attribution=attribution,
+        label=label, license=license_id, attribution=attribution, identity=identity,
     )
+
+
+def _source_table(sources: Sequence[SourceExample]) -> pa.Table:
+    return pa.table({
+        "id": [s.id for s in sources],
+        "dataset": [s.dataset for s in sources],
+        "split": [s.split for s in sources],
+        "row": pa.array([s.row for s in sources], pa.int64()),
+        "fields": [json.dumps(s.fields, ensure_ascii=False) for s in sources],
+        "label": pa.array([s.label for s in sources], pa.string()),
+        "license": pa.array([s.license for s in sources], pa.string()),
+        "attribution": pa.array([s.attribution for s in sources], pa.string()),
+        "identity": pa.array([s.identity for s in sources], pa.string()),
+        "imported_at": pa.array([_now()] * len(sources), pa.timestamp("us", tz="UTC")),
+    })
 
 
 def _explanation_table(records: Sequence[ExplanationRecord], with_round: bool) -> pa.Table:

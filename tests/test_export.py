@@ -15,7 +15,7 @@ from whyset.corpora.export import bump_version, export_dataset
 from whyset.corpora.hub import publish
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
 from whyset.corpora.kinds.rationale import Rationale, Span
-from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample, key_identity
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 
@@ -175,7 +175,7 @@ def test_provenance_file_lists_sources_producers_and_hashes(esnli_store: CorpusS
 
 def _source(row: int, license_id: str | None) -> SourceExample:
     fields = {"text": f"example {row}"}
-    return SourceExample(id=SourceExample.make_id("mix", "train", row, fields, "x"), dataset="mix", split="train",
+    return SourceExample(id=SourceExample.make_id("mix", "train", key_identity(str(row))), dataset="mix", split="train",
                          row=row, fields=fields, label="x", license=license_id)
 
 
