@@ -59,18 +59,19 @@ def test_export_loads_into_configs_with_columns(esnli_store: CorpusStore, tmp_pa
     assert list(examples) == ["validation"]
     assert examples["validation"].num_rows == 60
     assert examples["validation"].column_names == [
-        "id", "dataset", "source_split", "row", "premise", "hypothesis", "label", "license", "attribution"]
+        "id", "dataset", "source_split", "row", "fields", "label", "license", "attribution"]
+    assert examples["validation"][0]["fields"].keys() == {"premise", "hypothesis"}
 
     qa = load_export(out, "qa_explanations")["validation"]
     assert qa.num_rows == 180
     assert sorted(set(qa["agent_id"])) == ["a1", "a2", "a3"]
     row0 = qa.filter(lambda r: r["source_id"] == source.id and r["agent_id"] == "a1")[0]
     assert row0["answer"] == row0["gold_label"] == source.label
-    assert row0["premise"] == source.fields["premise"] and row0["provenance"]["origin"] == "human"
+    assert row0["fields"] == source.fields and row0["provenance"]["origin"] == "human"
 
     rationale = load_export(out, "rationales")["validation"][0]
     span = rationale["spans"][0]
-    assert rationale["premise"][span["start"]:span["end"]] == span["text"]
+    assert rationale["fields"][span["field"]][span["start"]:span["end"]] == span["text"]
     assert rationale["lead_time"] == 12.0 and span["score"] == pytest.approx(0.9)
 
     cf = load_export(out, "counterfactuals")["validation"][0]
@@ -239,3 +240,42 @@ def test_publish_uploads_the_export_and_tags_its_version(esnli_store: CorpusStor
                                "revision": "abc123", "tag_message": "dataset version 0.3.0"}
     with pytest.raises(WhysetError, match="run 'whyset export'"):
         publish(tmp_path / "nothing", "org/corpus", api=hub)
+
+
+def test_any_field_name_exports_end_to_end(tmp_path: Path) -> None:
+    """A QA dataset whose text fields are named like whyset's own columns (question, answer, id, label,
+    explanation, provenance) imports, validates and exports: fields live in their own struct column."""
+    from tests.test_cli import run
+
+    names = ["question", "answer", "id", "label", "explanation", "provenance"]
+    rows = [{**{name: f"{name} {i}" for name in names}, "gold": "yes" if i % 2 else "no"} for i in range(4)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run("import", "sources", "qa.jsonl", *[a for n in names for a in ("--field", n)], "--label", "gold",
+               "--labels", "yes,no", "--dataset", "qa", "--license", "CC-BY-4.0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with CorpusStore(tmp_path / "whyset.duckdb") as store:
+        sources = sorted(store.iter_sources(), key=lambda s: s.row)
+        lines = [{"source_id": s.id, "role": "annotation",
+                  "explanation": {"kind": "qa", "question": s.fields["question"], "answer": s.label,
+                                  "explanation": f"{who} says so"},
+                  "provenance": {"origin": "human", "agent_id": who}} for s in sources for who in ("p", "q")]
+    (tmp_path / "expl.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run("import", "explanations", "expl.jsonl", cwd=tmp_path).returncode == 0
+    validated = run("validate", "run", "--bootstrap", "0", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    exported = run("export", "out", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "examples 4, qa_explanations 8" in exported.stdout
+    qa = load_export(tmp_path / "out", "qa_explanations")["train"]
+    row = qa.filter(lambda r: r["source_id"] == sources[1].id and r["agent_id"] == "p")[0]
+    assert row["fields"] == sources[1].fields and row["fields"]["question"] == "question 1"
+    assert (row["question"], row["answer"], row["explanation"]) == ("question 1", "yes", "p says so")
+    assert row["id"] != row["fields"]["id"] and row["provenance"]["agent_id"] == "p"
+    examples = load_export(tmp_path / "out", "examples")["train"]
+    by_id = {example["id"]: example for example in examples}
+    assert by_id[sources[1].id]["fields"] == sources[1].fields and by_id[sources[1].id]["label"] == "yes"
+    dataset = mlc.Dataset(jsonld=str(tmp_path / "out" / "croissant.json"))  # raises on validation errors
+    record = next(iter(dataset.records("qa_explanations")))
+    fields = record["qa_explanations/fields"]  # Croissant readers see the struct and its sub-fields
+    assert fields["qa_explanations/fields/question"] == record["qa_explanations/question"]
+    assert fields["qa_explanations/fields/id"].startswith(b"id ") and record["qa_explanations/id"] != b"id 0"
