@@ -279,3 +279,23 @@ def test_any_field_name_exports_end_to_end(tmp_path: Path) -> None:
     fields = record["qa_explanations/fields"]  # Croissant readers see the struct and its sub-fields
     assert fields["qa_explanations/fields/question"] == record["qa_explanations/question"]
     assert fields["qa_explanations/fields/id"].startswith(b"id ") and record["qa_explanations/id"] != b"id 0"
+
+
+def test_user_text_in_the_card_is_escaped(store: CorpusStore, tmp_path: Path) -> None:
+    """Attribution, pretty name and override reasons are the user's text: shown as typed, never as markup."""
+    from whyset.corpora.info import CorpusInfo
+
+    payload = '<script>alert(1)</script> **bold** [link](http://x) | cell\n\n# Heading'
+    store.declare_labels(["x"])
+    store.update_info(CorpusInfo(pretty_name='<b>My</b> _corpus_'))
+    store.add_sources([_source(0, "CC-BY-NC-4.0").model_copy(update={"attribution": payload})])
+    gates = {"file": "g.toml", "run_id": "r1", "override": payload,
+             "results": [{"metric": "text.bleu_loo_mean", "value": 1.0, "rule": ">= 15", "passed": False}]}
+    export_dataset(store, tmp_path / "ds", license_id="MIT", override=payload, gates=gates)
+    body = (tmp_path / "ds" / "README.md").read_text().split("---\n", 2)[2]
+    assert "<script>" not in body and "<b>" not in body and "\n# Heading" not in body
+    assert "# &lt;b&gt;My&lt;/b&gt; \\_corpus\\_ (version 1.0.0)" in body
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; \\*\\*bold\\*\\* \\[link\\](http://x) \\| cell # Heading"
+    assert body.count(escaped) == 3  # the attribution, the licence override reason, the gate override reason
+    changelog = (tmp_path / "ds" / "CHANGELOG.md").read_text()
+    assert f"licence check overridden: {escaped}" in changelog
