@@ -18,6 +18,7 @@ from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from whyset.builders.base import BUILDERS, BuilderSettings, Strict
 from whyset.builders.models import DEFAULT_ENCODER, DEFAULT_GENERATOR
+from whyset.corpora.text_files import read_text
 from whyset.errors import BadInput
 from whyset.registry import import_plugins
 
@@ -68,13 +69,9 @@ def builder_settings(entry: Any) -> BuilderSettings:
 
 def load_recipe(path: Path) -> Recipe:
     """Parse and validate a recipe; errors name the file, the builder (by id) and the key."""
+    text = read_text(path, "recipe")
     try:
-        text = path.read_text(encoding="utf-8")
         raw = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except FileNotFoundError:
-        raise BadInput(f"{path}: recipe not found") from None
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
         raise BadInput(f"{path}: not valid {path.suffix.lstrip('.').upper()} ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict):

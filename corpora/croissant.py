@@ -28,9 +28,10 @@ def _field(record_set: str, file_set: str, name: str, feature: Any, path: str) -
         inner.is_array, inner.array_shape = True, "-1"
         return inner
     column, _, json_path = path.partition(".")
-    # a sub-field is addressed by a JSON path inside its parent's column (Croissant rejects both at once)
-    extract = mlc.Extract(json_path=f"$.{json_path}") if json_path else mlc.Extract(column=column)
-    source = mlc.Source(file_set=file_set, extract=extract)
+    # a sub-field reads its top-level struct column, then the JSON path inside it (a transform: Croissant
+    # refuses an extract with both); so readers get ``fields/question`` from the ``fields`` struct
+    source = mlc.Source(file_set=file_set, extract=mlc.Extract(column=column),
+                        transforms=[mlc.Transform(json_path=json_path)] if json_path else [])
     if isinstance(feature, dict):
         return mlc.Field(
             id=field_id, name=name, data_types=[], source=source,

@@ -12,8 +12,10 @@ from pathlib import Path
 from whyset.corpora.info import CorpusInfo
 from whyset.corpora.kinds.qa import QATriple
 from whyset.corpora.progress import progress
-from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
+from whyset.corpora.schema import ContentIdentities, ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.store_sources import SourceChanges
+from whyset.corpora.text_files import read_text
 from whyset.errors import WhysetError
 
 LABELS = ("entailment", "neutral", "contradiction")
@@ -33,7 +35,7 @@ def _lines(folder: Path, name: str) -> list[str]:
     path = folder / name
     if not path.exists():
         raise WhysetError(f"{path}: missing (an e-SNLI folder has s1, s2, labels and 3 explanation files)")
-    return path.read_text(encoding="utf-8").splitlines()
+    return read_text(path).splitlines()
 
 
 def read_esnli(folder: Path, split: str = "dev", limit: int | None = None
@@ -47,15 +49,16 @@ def read_esnli(folder: Path, split: str = "dev", limit: int | None = None
         if len(column) != len(premises):
             raise WhysetError(f"{folder}: {name}.{split} has {len(column)} lines but s1.{split} has {len(premises)}")
     count = len(premises) if limit is None else min(limit, len(premises))
-    sources, records = [], []
+    sources, records, identities = [], [], ContentIdentities()
     for row in progress(range(count), f"parsing e-SNLI {split}"):
         label = labels[row].strip()
         if label not in LABELS:
             raise WhysetError(f"{folder / f'labels.{split}'}:{row + 1}: field 'label': unknown label {label!r}")
         fields = {"premise": premises[row].strip(), "hypothesis": hypotheses[row].strip()}
+        identity = identities("esnli", split, fields, label)  # two dev pairs occur twice: kept apart
         source = SourceExample(
-            id=SourceExample.make_id("esnli", split, row, fields, label), dataset="esnli", split=split, row=row,
-            fields=fields, label=label, license=LICENSE, attribution=ATTRIBUTION,
+            id=SourceExample.make_id("esnli", split, identity), dataset="esnli", split=split, row=row,
+            fields=fields, label=label, license=LICENSE, attribution=ATTRIBUTION, identity=identity,
         )
         sources.append(source)
         for annotator, texts in zip(ANNOTATORS, explanations, strict=True):
@@ -69,8 +72,9 @@ def read_esnli(folder: Path, split: str = "dev", limit: int | None = None
 
 
 def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: int | None = None,
-                 explanations: bool = True) -> dict[str, int]:
-    """Import one e-SNLI split into the store in a single transaction. Returns counts of new rows.
+                 explanations: bool = True) -> tuple[SourceChanges, int]:
+    """Import one e-SNLI split into the store in a single transaction. Returns what changed among the
+    sources and the number of new annotations.
 
     ``explanations=False`` imports the pairs only, for when the human explanations should arrive through
     annotation (the demo replays them through Label Studio)."""
@@ -83,6 +87,17 @@ def import_esnli(store: CorpusStore, folder: Path, split: str = "dev", limit: in
             store.set_setting("freetext_question", QUESTION)
         store.add_round(ROUND_ID, "e-SNLI original explanations", "qa", guideline_version="e-SNLI 2018",
                         details={"annotators": list(ANNOTATORS)})
-        new_sources = store.add_sources(sources)
+        changes = store.add_sources(sources, complete=limit is None)
+        records = [_on_stored_source(record, changes.stored_ids) for record in records]
         new_annotations = store.add_explanations(records) if records else 0
-    return {"sources": new_sources, "annotations": new_annotations}
+    return changes, new_annotations
+
+
+def _on_stored_source(record: ExplanationRecord, stored_ids: dict[str, str]) -> ExplanationRecord:
+    """The record on the id its source is stored under (sources stored before identities kept their ids)."""
+    source_id = stored_ids.get(record.source_id)
+    if source_id is None:
+        return record
+    agent = record.provenance.agent_id
+    return record.model_copy(update={"source_id": source_id, "id": ExplanationRecord.make_id(
+        source_id, record.role, record.round_id, record.explanation, agent)})

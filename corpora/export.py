@@ -10,6 +10,15 @@ Layout (one config per table kind, one Parquet shard set per split)::
 
 Data files depend only on the store's tables (rows in id order, fixed writer settings), so exporting the
 same store state twice gives byte-identical Parquet files, and the version is reused when nothing changed.
+
+A release is one step (the version promise: a folder always holds one whole version, and a version number
+never names two data sets): the store reads one view of its tables; the new version is written beside the
+folder; the store records the version with the data's fingerprint *before* the folder changes; then one atomic
+exchange puts the new folder in place (:mod:`whyset.corpora.release_folder`). Killed before the record, the
+folder holds the old version and nothing was released; killed after it, the same data exports as that version
+again (a version whose folder never appeared is reused for the same data, skipped for other data). A folder
+holding a version the store never recorded (older whyset recorded it after the swap, and could be killed in
+between) is reconciled first: its version joins the history, so it is never released again with other data.
 """
 
 from __future__ import annotations
@@ -17,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,13 +40,14 @@ from whyset import __version__
 from whyset.corpora import licenses
 from whyset.corpora.card import render_card, render_changelog
 from whyset.corpora.croissant import croissant_jsonld
+from whyset.corpora.info import CorpusInfo
+from whyset.corpora.release_folder import check_target, put_in_place, recover, swap_folder
 from whyset.corpora.schema import SourceExample
-from whyset.corpora.store import CorpusStore
+from whyset.corpora.store import CorpusStore, Round
 from whyset.corpora.tables import ConfigTable, build_tables
-from whyset.errors import WhysetError
+from whyset.errors import BadInput, WhysetError
 
 SHARD_ROWS = 100_000
-MANAGED = ("data", "README.md", "CHANGELOG.md", "provenance.json", "croissant.json")
 _SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 
 
@@ -50,6 +59,19 @@ class ExportResult:
     license: str
     counts: dict[str, int]
     new_version: bool
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """Everything an export reads from the store, read from one view of it."""
+
+    name: str
+    info: CorpusInfo
+    sources: list[SourceExample]
+    tables: list[ConfigTable]
+    rounds: list[Round]
+    schema_version: int
+    history: list[dict[str, Any]]
 
 
 def export_dataset(
@@ -73,40 +95,88 @@ def export_dataset(
     used to train a builder's head)."""
     if bump not in ("major", "minor", "patch"):
         raise WhysetError(f"--bump {bump!r}: choose major, minor or patch")
-    sources = list(store.iter_sources())
-    if annotated_only:
-        annotated = store.annotated_source_ids()
-        sources = [s for s in sources if s.id in annotated]
-    if not sources:
-        raise WhysetError(f"{store.path}: the store has no source examples to export")
-    release = _check_licences(sources, license_id, override)
-    tables = build_tables(store, sources, include_candidates)
+    check_target(out_dir)
+    recover(out_dir)
+    snapshot = _read(store, include_candidates, annotated_only)
+    release = _check_licences(snapshot.sources, license_id, override)
+    history = _reconcile(store, out_dir, snapshot.history)
 
-    staging = out_dir.parent / f".{out_dir.name}.whyset-staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    files = _write_parquet(tables, staging)
+    staging = swap_folder(out_dir)
+    files = write_parquet(snapshot.tables, staging)
     fingerprint = _fingerprint(staging, files)
-    history = store.exports()
     chosen, is_new = _choose_version(history, fingerprint, version, bump)
-    counts = {table.name: table.num_rows for table in tables}
+    counts = {table.name: table.num_rows for table in snapshot.tables}
     entry = {"version": chosen, "fingerprint": fingerprint, "license": release, "override": override,
              "counts": counts, "created_at": datetime.now(UTC)}
     releases = history + [entry] if is_new else history
     published = next(r["created_at"] for r in releases if r["version"] == chosen).date()
-
-    name = store.name
-    provenance = _provenance_summary(store, sources, tables, files, staging, release, override, chosen, fingerprint)
+    provenance = _provenance_summary(snapshot, files, staging, release, override, chosen, fingerprint)
     provenance["quality_gates"] = gates
+    write_metadata(snapshot, staging, provenance, releases, published, release, validation)
+
+    if is_new:
+        record_release(store, entry)
+    put_in_place(staging, out_dir)
+    return ExportResult(out_dir, chosen, fingerprint, release, counts, is_new)
+
+
+def _read(store: CorpusStore, include_candidates: bool, annotated_only: bool) -> _Snapshot:
+    with store.reading():
+        sources = list(store.iter_sources())
+        if annotated_only:
+            annotated = store.annotated_source_ids()
+            sources = [s for s in sources if s.id in annotated]
+        if not sources:
+            raise WhysetError(f"{store.path}: the store has no source examples to export")
+        return _Snapshot(store.name, store.info, sources, build_tables(store, sources, include_candidates),
+                         store.rounds(), store.schema_version, store.exports())
+
+
+def write_metadata(snapshot: _Snapshot, staging: Path, provenance: dict[str, Any], releases: list[dict[str, Any]],
+                   published: Any, release: str, validation: dict[str, Any] | None) -> None:
+    """The card, changelog, provenance and Croissant files of the staged version."""
+    name, version = snapshot.name, provenance["dataset_version"]
     (staging / "provenance.json").write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     (staging / "CHANGELOG.md").write_text(render_changelog(name, releases))
-    (staging / "README.md").write_text(render_card(name, store.info, tables, provenance, validation))
-    jsonld = croissant_jsonld(name, chosen, published, release, tables, provenance, store.info)
+    (staging / "README.md").write_text(render_card(name, snapshot.info, snapshot.tables, provenance, validation))
+    jsonld = croissant_jsonld(name, version, published, release, snapshot.tables, provenance, snapshot.info)
     (staging / "croissant.json").write_text(json.dumps(jsonld, indent=2) + "\n")
 
-    _swap_into_place(staging, out_dir)
-    if is_new:
-        store.record_export(chosen, fingerprint, release, override, counts)
-    return ExportResult(out_dir, chosen, fingerprint, release, counts, is_new)
+
+def record_release(store: CorpusStore, entry: dict[str, Any]) -> None:
+    """The version and its fingerprint go into the store's history before the folder changes."""
+    store.record_export(entry["version"], entry["fingerprint"], entry["license"], entry["override"], entry["counts"])
+
+
+def _reconcile(store: CorpusStore, out_dir: Path, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history, with the folder's version added if the store never recorded it. A folder holding one of
+    this store's versions with other data is another corpus's export, and is refused."""
+    found = folder_release(out_dir)
+    if found is None:
+        return history
+    known = {entry["version"]: entry for entry in history}
+    if found["version"] in known:
+        if known[found["version"]]["fingerprint"] != found["fingerprint"]:
+            raise BadInput(f"{out_dir}: holds version {found['version']} of other data than this store released "
+                           "under that number (another corpus's export?); export into another folder")
+        return history
+    record_release(store, found)
+    return store.exports()
+
+
+def folder_release(out_dir: Path) -> dict[str, Any] | None:
+    """The release an export folder holds, from its provenance.json (None: not an export)."""
+    path = out_dir / "provenance.json"
+    try:
+        provenance = json.loads(path.read_text(encoding="utf-8"))
+        counts = {config: sum(splits.values()) for config, splits in provenance["configs"].items()}
+        return {"version": provenance["dataset_version"], "fingerprint": provenance["data_fingerprint"],
+                "license": provenance["license"]["release"], "override": provenance["license"]["override"],
+                "counts": counts}
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise BadInput(f"{path}: not a whyset provenance file ({exc!r}); export into another folder") from None
 
 
 # -- licences ---------------------------------------------------------------------------------------
@@ -128,7 +198,7 @@ def _check_licences(sources: Sequence[SourceExample], requested: str | None, ove
     return release
 
 
-def _write_parquet(tables: Sequence[ConfigTable], root: Path) -> list[str]:
+def write_parquet(tables: Sequence[ConfigTable], root: Path) -> list[str]:
     """Write every shard; returns the relative paths written, sorted."""
     written = []
     for table in tables:
@@ -198,9 +268,9 @@ def _choose_version(history: list[dict[str, Any]], fingerprint: str, requested: 
 
 
 # -- provenance -------------------------------------------------------------------------------------
-def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], tables: Sequence[ConfigTable],
-                        files: Sequence[str], root: Path, release: str, override: str | None, version: str,
-                        fingerprint: str) -> dict[str, Any]:
+def _provenance_summary(snapshot: _Snapshot, files: Sequence[str], root: Path, release: str, override: str | None,
+                        version: str, fingerprint: str) -> dict[str, Any]:
+    sources, tables = snapshot.sources, snapshot.tables
     source_groups = Counter((s.dataset, s.split, s.license, s.attribution) for s in sources)
     producers: Counter[tuple] = Counter()
     for table in tables[1:]:
@@ -212,7 +282,7 @@ def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], ta
     return {
         "dataset_version": version,
         "data_fingerprint": fingerprint,
-        "store_schema_version": store.schema_version,
+        "store_schema_version": snapshot.schema_version,
         "exported_with": f"whyset {__version__}",
         "license": {"release": release, "sources": sorted({s.license or "NONE" for s in sources}),
                     "override": override},
@@ -226,20 +296,7 @@ def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], ta
             for key, n in sorted(producers.items(), key=lambda kv: str(kv[0]))
         ],
         "rounds": [{"id": r.id, "name": r.name, "kind": r.kind, "guideline_version": r.guideline_version}
-                   for r in store.rounds()],
+                   for r in snapshot.rounds],
         "configs": {t.name: {split: len(rows) for split, rows in sorted(t.rows_by_split.items())} for t in tables},
         "files": {relative: f"sha256:{file_sha256(root / relative)}" for relative in files},
     }
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace only whyset's own files in ``out_dir`` (a clone of a Hub repo keeps its .git)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in MANAGED:
-        target = out_dir / name
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        shutil.move(str(staging / name), target)
-    shutil.rmtree(staging)

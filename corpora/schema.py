@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,6 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validat
 from whyset import __version__
 
 Origin = Literal["human", "model", "rule"]
+INT64 = (-(2**63), 2**63 - 1)  # what an exported integer column holds
+# A text field names a Label Studio object in every task (``<Text name="premise" value="$premise"/>``), so a
+# field name is what Label Studio accepts as an object name: checked at import, not at the first push.
+FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+FIELD_NAME_RULE = "letters, digits and _, not starting with a digit (Label Studio names its objects after fields)"
 
 
 class Record(BaseModel):
@@ -47,29 +54,62 @@ class Provenance(Record):
     prompt_id: str | None = None
     prompt_hash: str | None = None
     decoding: dict[str, Any] | None = None
-    seed: int | None = None
+    seed: int | None = Field(default=None, ge=INT64[0], le=INT64[1])
     guideline_version: str | None = Field(default=None, description="annotation guideline a human worked under")
     tool_version: str = __version__
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class SourceExample(Record):
-    """An item to be explained. ``fields`` maps text-field names (premise, hypothesis, text, ...) to text."""
+    """An item to be explained. ``fields`` maps text-field names (premise, hypothesis, text, ...) to text.
+
+    ``identity`` is what makes two imports of a row the same source: the value of the data's key column
+    (``key:...``), or its content and the occurrence number of that content in its dataset split
+    (``content:...#n``; see :class:`ContentIdentities`). ``row`` is only where the row was in its file."""
 
     id: str
     dataset: str = Field(min_length=1)
     split: str = Field(min_length=1)
-    row: int = Field(ge=0)
+    row: int = Field(ge=0, le=INT64[1])
     fields: dict[str, str]
     label: str | None
     license: str | None = Field(default=None, description="SPDX licence id of the source data")
     attribution: str | None = None
+    identity: str | None = Field(default=None, description="key:<value> or content:<hash>#<occurrence>")
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, fields: dict[str, str]) -> dict[str, str]:
+        for name in fields:
+            if not FIELD_NAME.match(name):
+                raise ValueError(f"field name {name!r}: use {FIELD_NAME_RULE}")
+        return fields
 
     @staticmethod
-    def make_id(dataset: str, split: str, row: int, fields: dict[str, str], label: str | None) -> str:
-        """Hash of the content *and* its location: e-SNLI has identical pairs at different rows whose
-        explanations differ, and merging them would silently double their annotations."""
-        return content_id("source", dataset, split, row, fields, label)
+    def make_id(dataset: str, split: str, identity: str) -> str:
+        """The id of a source of this identity: re-importing a refreshed file finds the same ids."""
+        return content_id("source", dataset, split, identity)
+
+
+def key_identity(key: str) -> str:
+    """The identity of a row whose data has a key column."""
+    return f"key:{key}"
+
+
+class ContentIdentities:
+    """Identities from content, for data without a key column: a hash of the text fields and label, plus the
+    occurrence number of that content among the identical rows of its dataset split, in file order. So a row
+    inserted anywhere changes no other row's identity, while identical rows stay apart (e-SNLI dev has two
+    pairs twice, whose explanations differ)."""
+
+    def __init__(self) -> None:
+        self._seen: Counter[tuple[str, str, str]] = Counter()
+
+    def __call__(self, dataset: str, split: str, fields: dict[str, str], label: str | None) -> str:
+        digest = content_id("content", fields, label)
+        occurrence = self._seen[dataset, split, digest]
+        self._seen[dataset, split, digest] += 1
+        return f"content:{digest}#{occurrence}"
 
 
 class Payload(Record):

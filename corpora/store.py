@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -27,10 +27,14 @@ import pyarrow as pa
 
 from whyset.corpora.info import CorpusInfo
 from whyset.corpora.schema import ExplanationRecord, SourceExample
-from whyset.errors import StoreBusy, WhysetError
+from whyset.corpora.store_file import StoreFile
+from whyset.corpora.store_sources import SourceChanges, backfill_identities, plan_sources
+from whyset.errors import WhysetError
 
 MIGRATIONS = "migrations"
-_SOURCE_COLUMNS = "id, dataset, split, row, fields, label, license, attribution"
+IDENTITY_MIGRATION = 6  # adds sources.identity, which existing rows get from Python (store_sources.py)
+_READ = re.compile(r"\s*(SELECT|WITH|FROM|DESCRIBE|SHOW|EXPLAIN|PRAGMA)\b", re.IGNORECASE)
+_SOURCE_COLUMNS = "id, dataset, split, row, fields, label, license, attribution, identity"
 
 
 def _migrations() -> list[tuple[int, str, str]]:
@@ -56,20 +60,21 @@ class Round:
 
 
 class CorpusStore:
-    """A corpus project's DuckDB file. Use as a context manager; it closes the connection on exit."""
+    """A corpus project's DuckDB file. Use as a context manager; it closes on exit.
 
-    def __init__(self, path: str | Path):
+    The file is held only while the store works (:mod:`whyset.corpora.store_file`): a transaction holds it for
+    writing, a read holds it read-only for one statement (or one page of :meth:`stream`), :meth:`reading`
+    across several. Another process's command can therefore run between any two of them."""
+
+    def __init__(self, path: str | Path, busy_timeout: float | None = None):
         from whyset.corpora.store_builds import BuildTables
         from whyset.corpora.store_studio import StudioTables
         from whyset.corpora.store_validation import ValidationTables
 
         self.path = Path(path)
-        try:
-            self._con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            raise _busy_or_unreadable(self.path, exc) from None
-        except duckdb.Error as exc:
-            raise WhysetError(f"{self.path}: cannot open the store ({str(exc).splitlines()[0]})") from None
+        self._file = StoreFile(self.path, busy_timeout)
+        self._in_transaction = False
+        self._known_labels: set[str] = set()
         self._migrate()
         self.builds = BuildTables(self)
         self.studio = StudioTables(self)
@@ -82,62 +87,89 @@ class CorpusStore:
         self.close()
 
     def close(self) -> None:
-        self._con.close()
+        self._file.close()
 
     # -- schema -------------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        self._con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations "
-            "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-        )
-        applied = {row[0] for row in self._con.execute("SELECT version FROM schema_migrations").fetchall()}
-        for version, name, sql in _migrations():
-            if version in applied:
-                continue
-            with self.transaction():
-                self._con.execute(sql)
-                self._con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+        """Apply the bundled migrations this file lacks. Checked read-only, so that opening a store another
+        process is writing does not wait; written only when a migration is due."""
+        if self.path.exists() and not self._pending(self._applied()):
+            return
+        with self.transaction():
+            self.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                         "(version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)")
+            for version, name, sql in self._pending(self._applied()):
+                self.execute(sql)
+                self.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, name, _now()])
+                if version == IDENTITY_MIGRATION:
+                    self._set_identities(backfill_identities(self))
+
+    def _applied(self) -> set[int]:
+        try:
+            return {row[0] for row in self.execute("SELECT version FROM schema_migrations")}
+        except duckdb.CatalogException:  # a new (or foreign) file: no migration table yet
+            return set()
+
+    @staticmethod
+    def _pending(applied: set[int]) -> list[tuple[int, str, str]]:
+        return [migration for migration in _migrations() if migration[0] not in applied]
 
     @property
     def schema_version(self) -> int:
         return self._scalar("SELECT max(version) FROM schema_migrations")
 
     def migrations(self) -> list[tuple[int, str]]:
-        return self._con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+        return self.execute("SELECT version, name FROM schema_migrations ORDER BY version")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """All-or-nothing: on any exception the store rolls back to its state before the block. Nested
-        blocks join the outer transaction."""
-        if getattr(self, "_in_transaction", False):
+        blocks join the outer transaction. The file is held for writing for the length of the block only."""
+        if self._in_transaction:
             yield
             return
-        self._con.begin()
-        self._in_transaction = True
-        try:
-            yield
-        except BaseException:
-            self._con.rollback()
-            raise
-        else:
-            self._con.commit()
-        finally:
-            self._in_transaction = False
+        with self._file.lease(write=True) as con:
+            con.begin()
+            self._in_transaction = True
+            try:
+                yield
+            except BaseException:
+                con.rollback()
+                raise
+            else:
+                con.commit()
+            finally:
+                self._in_transaction = False
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Several reads from one view of the store (an export reads sources and explanations alike), holding
+        the file read-only for the block: other readers may work meanwhile, writers wait."""
+        return self._file.reading()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """For the table groups of ``corpora/``: one statement, all rows fetched (DuckDB refuses further work on
-        a connection with an unfinished result)."""
-        return self._con.execute(sql, params).fetchall()
+        """For the table groups of ``corpora/``: one statement, all rows fetched. A statement that writes runs
+        in a transaction (the caller's, or one of its own)."""
+        if not self._in_transaction and not _READ.match(sql):
+            with self.transaction():
+                return self.execute(sql, params)
+        with self._file.lease(write=False) as con:
+            return con.execute(sql, params).fetchall()
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:  # DuckDB's executemany refuses an empty list
-            self._con.executemany(sql, rows)
+            with self.transaction(), self._file.lease(write=True) as con:
+                con.executemany(sql, rows)
 
-    def stream(self, sql: str, params: Sequence[Any] = (), batch: int = 10_000) -> Iterator[tuple]:
-        """Rows of a large read, on a cursor of their own so other statements can run meanwhile."""
-        cursor = self._con.cursor().execute(sql, params)
-        while rows := cursor.fetchmany(batch):
-            yield from rows
+    def stream(self, sql: str, params: Sequence[Any] = (), key: str = "id", batch: int = 10_000) -> Iterator[tuple]:
+        """Rows of a large read in ``key`` order, a page at a time: ``sql`` selects the unique column ``key``
+        first and has no ORDER BY. Each page is one short read, so the file is not held between pages."""
+        page = self.execute(f"SELECT * FROM ({sql}) AS page ORDER BY {key} LIMIT {batch}", params)
+        while page:
+            yield from page
+            if len(page) < batch:
+                return
+            page = self.execute(f"SELECT * FROM ({sql}) AS page WHERE {key} > ? ORDER BY {key} LIMIT {batch}",
+                                [*params, page[-1][0]])
 
     # -- project settings and metadata --------------------------------------------------------------
     def get_setting(self, key: str, default: Any = None) -> Any:
@@ -145,7 +177,7 @@ class CorpusStore:
         return json.loads(rows[0][0]) if rows else default
 
     def set_setting(self, key: str, value: Any) -> None:
-        self._con.execute("INSERT OR REPLACE INTO project VALUES (?, ?)", [key, json.dumps(value)])
+        self.execute("INSERT OR REPLACE INTO project VALUES (?, ?)", [key, json.dumps(value)])
 
     @property
     def info(self) -> CorpusInfo:
@@ -182,8 +214,11 @@ class CorpusStore:
             self.set_setting("labels", merged)
 
     # -- sources ------------------------------------------------------------------------------------
-    def add_sources(self, sources: Sequence[SourceExample], where: Sequence[str] | None = None) -> int:
-        """Insert source examples after checking their labels; returns how many were new.
+    def add_sources(self, sources: Sequence[SourceExample], where: Sequence[str] | None = None,
+                    complete: bool = False) -> SourceChanges:
+        """Insert new source examples and update changed ones, after checking their labels; returns what
+        changed (see :mod:`whyset.corpora.store_sources`). ``complete`` says the input is all of its dataset
+        splits, so that stored sources missing from it are counted as gone.
 
         ``where`` names each example's origin (e.g. ``file.jsonl:12``) for error messages.
         """
@@ -191,21 +226,13 @@ class CorpusStore:
         self._check_labels(
             (place, "label", s.label) for s, place in zip(sources, where, strict=True) if s.label is not None
         )
-        now = _now()
-        table = pa.table(
-            {
-                "id": [s.id for s in sources],
-                "dataset": [s.dataset for s in sources],
-                "split": [s.split for s in sources],
-                "row": pa.array([s.row for s in sources], pa.int64()),
-                "fields": [json.dumps(s.fields, ensure_ascii=False) for s in sources],
-                "label": pa.array([s.label for s in sources], pa.string()),
-                "license": pa.array([s.license for s in sources], pa.string()),
-                "attribution": pa.array([s.attribution for s in sources], pa.string()),
-                "imported_at": pa.array([now] * len(sources), pa.timestamp("us", tz="UTC")),
-            }
-        )
-        return self._insert("sources", table)
+        with self.transaction():
+            plan = plan_sources(self, sources, where, complete)
+            if plan.insert:
+                self._insert("sources", _source_table(plan.insert))
+            if plan.update:
+                self._update("sources", _source_table(plan.update).drop_columns(["dataset", "split", "identity", "imported_at"]))
+        return plan.changes
 
     def sources_by_id(self, ids: Iterable[str]) -> dict[str, SourceExample]:
         rows = self.execute(f"SELECT {_SOURCE_COLUMNS} FROM sources WHERE id IN (SELECT unnest(?::VARCHAR[]))",
@@ -214,14 +241,14 @@ class CorpusStore:
 
     def iter_sources(self) -> Iterator[SourceExample]:
         """All source examples in id order (the order every export uses)."""
-        return (_source_from_row(row) for row in self.stream(f"SELECT {_SOURCE_COLUMNS} FROM sources ORDER BY id"))
+        return (_source_from_row(row) for row in self.stream(f"SELECT {_SOURCE_COLUMNS} FROM sources"))
 
     def source_ids_in_order(self, dataset: str | None = None, split: str | None = None,
                             limit: int | None = None) -> list[str]:
         """Source ids in dataset/split/row order, so that "the first 500 pairs" means what it says."""
         rows = self.execute(
             "SELECT id FROM sources WHERE (? IS NULL OR dataset = ?) AND (? IS NULL OR split = ?) "
-            "ORDER BY dataset, split, row LIMIT ?", [dataset, dataset, split, split, limit or 2**62])
+            "ORDER BY dataset, split, row, id LIMIT ?", [dataset, dataset, split, split, limit or 2**62])
         return [row[0] for row in rows]
 
     def annotated_source_ids(self) -> set[str]:
@@ -235,8 +262,8 @@ class CorpusStore:
     def add_round(self, round_id: str, name: str, kind: str, guideline_version: str | None = None,
                   details: dict[str, Any] | None = None) -> None:
         """Register an annotation round (idempotent on its id)."""
-        self._con.execute("INSERT OR IGNORE INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
-                          [round_id, name, kind, guideline_version, json.dumps(details or {}), _now()])
+        self.execute("INSERT OR IGNORE INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
+                     [round_id, name, kind, guideline_version, json.dumps(details or {}), _now()])
 
     def rounds(self) -> list[Round]:
         rows = self.execute("SELECT id, name, kind, guideline_version, details FROM rounds ORDER BY id")
@@ -281,8 +308,12 @@ class CorpusStore:
         return new
 
     def unknown_labels(self, labels: Iterable[str]) -> list[str]:
-        allowed = set(self.labels)
-        return [label for label in labels if label not in allowed]
+        """Labels outside the label set. Called once per pulled annotation, so the set is cached: it only
+        ever grows (:meth:`declare_labels`), hence a cached label stays valid and only a miss reads again."""
+        labels = list(labels)
+        if not self._known_labels.issuperset(labels):
+            self._known_labels = set(self.labels)
+        return [label for label in labels if label not in self._known_labels]
 
     def iter_explanations(self, role: str, kind: str | None = None,
                           round_id: str | None = None) -> Iterator[ExplanationRecord]:
@@ -293,7 +324,7 @@ class CorpusStore:
         scores_col = "NULL" if role == "annotation" else "scores"
         rows = self.stream(
             f"SELECT id, source_id, {round_col}, payload, provenance, {lead_col}, {scores_col} FROM {table_name} "
-            f"WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR {round_col} = ?) ORDER BY id",
+            f"WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR {round_col} = ?)",
             [kind, kind, round_id, round_id])
         for rid, source_id, round_, payload, provenance, lead_time, scores in rows:
             yield ExplanationRecord(
@@ -312,7 +343,7 @@ class CorpusStore:
     def delete_annotations(self, ids: Sequence[str]) -> None:
         """Remove annotation records (an annotation edited in Label Studio replaces its earlier record)."""
         if ids:
-            self._con.execute("DELETE FROM annotations WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
+            self.execute("DELETE FROM annotations WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
     def workload(self) -> list[dict[str, Any]]:
         """Per annotator (or producer) and kind: annotations, median and total lead time in seconds."""
@@ -336,8 +367,8 @@ class CorpusStore:
 
     def record_export(self, version: str, fingerprint: str, license_id: str, override: str | None,
                       counts: dict[str, int]) -> None:
-        self._con.execute("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)",
-                          [version, fingerprint, license_id, override, json.dumps(counts, sort_keys=True), _now()])
+        self.execute("INSERT INTO exports VALUES (?, ?, ?, ?, ?, ?)",
+                     [version, fingerprint, license_id, override, json.dumps(counts, sort_keys=True), _now()])
 
     # -- helpers ------------------------------------------------------------------------------------
     def count(self, table_name: str) -> int:
@@ -358,25 +389,31 @@ class CorpusStore:
                     f"{place}: field '{field}': unknown label {label!r} (allowed: {', '.join(sorted(allowed))})"
                 )
 
+    def _set_identities(self, identities: Sequence[tuple[str, str]]) -> None:
+        if identities:
+            ids, values = zip(*identities, strict=True)
+            self._update("sources", pa.table({"id": list(ids), "identity": list(values)}))
+
+    def _update(self, table_name: str, table: pa.Table) -> None:
+        """Set the columns of ``table`` on the rows whose ``id`` it names."""
+        with self.transaction(), self._file.lease(write=True) as con:
+            con.register("_batch", table)
+            try:
+                columns = ", ".join(f"{c} = _batch.{c}" for c in table.column_names if c != "id")
+                con.execute(f"UPDATE {table_name} SET {columns} FROM _batch WHERE {table_name}.id = _batch.id")
+            finally:
+                con.unregister("_batch")
+
     def _insert(self, table_name: str, table: pa.Table) -> int:
-        before = self.count(table_name)
-        self._con.register("_batch", table)
-        try:
-            columns = ", ".join(table.column_names)
-            self._con.execute(f"INSERT OR IGNORE INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
-        finally:
-            self._con.unregister("_batch")
-        return self.count(table_name) - before
-
-
-def _busy_or_unreadable(path: Path, exc: duckdb.IOException) -> WhysetError:
-    """DuckDB allows one process to open a file for writing; say who holds it, in words."""
-    message = str(exc).splitlines()[0]
-    holder = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", message)
-    if holder:
-        return StoreBusy(f"{path}: the store is in use by another process ({holder[1]}, PID {holder[2]}); "
-                         "wait for it to finish, or stop it, then retry")
-    return WhysetError(f"{path}: cannot open the store ({message})")
+        with self.transaction(), self._file.lease(write=True) as con:
+            before = self.count(table_name)
+            con.register("_batch", table)
+            try:
+                columns = ", ".join(table.column_names)
+                con.execute(f"INSERT OR IGNORE INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
+            finally:
+                con.unregister("_batch")
+            return self.count(table_name) - before
 
 
 def _now() -> datetime:
@@ -384,11 +421,26 @@ def _now() -> datetime:
 
 
 def _source_from_row(row: tuple) -> SourceExample:
-    sid, dataset, split, row_idx, fields, label, license_id, attribution = row
+    sid, dataset, split, row_idx, fields, label, license_id, attribution, identity = row
     return SourceExample(
         id=sid, dataset=dataset, split=split, row=row_idx, fields=json.loads(fields),
-        label=label, license=license_id, attribution=attribution,
+        label=label, license=license_id, attribution=attribution, identity=identity,
     )
+
+
+def _source_table(sources: Sequence[SourceExample]) -> pa.Table:
+    return pa.table({
+        "id": [s.id for s in sources],
+        "dataset": [s.dataset for s in sources],
+        "split": [s.split for s in sources],
+        "row": pa.array([s.row for s in sources], pa.int64()),
+        "fields": [json.dumps(s.fields, ensure_ascii=False) for s in sources],
+        "label": pa.array([s.label for s in sources], pa.string()),
+        "license": pa.array([s.license for s in sources], pa.string()),
+        "attribution": pa.array([s.attribution for s in sources], pa.string()),
+        "identity": pa.array([s.identity for s in sources], pa.string()),
+        "imported_at": pa.array([_now()] * len(sources), pa.timestamp("us", tz="UTC")),
+    })
 
 
 def _explanation_table(records: Sequence[ExplanationRecord], with_round: bool) -> pa.Table:

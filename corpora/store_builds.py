@@ -74,8 +74,8 @@ class BuildTables:
 
     def rejected(self, builder_id: str | None = None) -> Iterator[RejectedCandidate]:
         rows = self.store.stream(
-            "SELECT source_id, builder_id, kind, reason, provenance, payload, scores FROM rejected_candidates "
-            "WHERE ? IS NULL OR builder_id = ? ORDER BY id", [builder_id, builder_id])
-        for source_id, builder, kind, reason, provenance, payload, scores in rows:
+            "SELECT id, source_id, builder_id, kind, reason, provenance, payload, scores FROM rejected_candidates "
+            "WHERE ? IS NULL OR builder_id = ?", [builder_id, builder_id])
+        for _id, source_id, builder, kind, reason, provenance, payload, scores in rows:
             yield RejectedCandidate(source_id, builder, kind, reason, Provenance.model_validate_json(provenance),
                                     json.loads(payload) if payload else None, json.loads(scores) if scores else None)

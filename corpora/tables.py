@@ -1,7 +1,10 @@
 """The tables of an export: the ``examples`` config and one config per explanation kind.
 
-Explanation rows repeat the source's text fields and gold label so that every config is readable on its
-own (a rationale's offsets are meaningless without its text).
+Every config keeps the source's text fields in one struct column, ``fields`` (``{"premise": ..., ...}``), never
+as top-level columns: field names are the user's (``question``, ``answer``, ``label``, ``id``, ...) and would
+otherwise clash with the columns whyset and the payloads define. Explanation rows repeat the fields and the
+gold label so that every config is readable on its own (a rationale's offsets are meaningless without its
+text: ``row["fields"][span["field"]][span["start"]:span["end"]] == span["text"]``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 
 SPLIT_NAMES = {"dev": "validation", "val": "validation", "valid": "validation"}
+FIELDS = "fields"  # the struct column of the source's text fields, in every config
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,14 @@ def build_tables(store: CorpusStore, sources: Sequence[SourceExample], include_c
     by_id = {s.id: s for s in sources}
     example_features = Features(
         {"id": Value("string"), "dataset": Value("string"), "source_split": Value("string"), "row": Value("int64"),
-         **{f: Value("string") for f in text_fields},
+         FIELDS: {f: Value("string") for f in text_fields},
          "label": Value("string"), "license": Value("string"), "attribution": Value("string")}
     )
     examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in sources:
         examples[_split_name(s.split)].append(
             {"id": s.id, "dataset": s.dataset, "source_split": s.split, "row": s.row,
-             **{f: s.fields.get(f) for f in text_fields},
+             FIELDS: {f: s.fields.get(f) for f in text_fields},
              "label": s.label, "license": s.license, "attribution": s.attribution}
         )
     tables = [ConfigTable("examples", example_features, dict(examples))]
@@ -81,12 +85,12 @@ def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],
         "id": Value("string"), "source_id": Value("string"), "record_type": Value("string"),
         "round_id": Value("string"), "origin": Value("string"), "agent_id": Value("string"),
         "lead_time": Value("float64"), "gold_label": Value("string"),
-        **{f: Value("string") for f in text_fields},
+        FIELDS: {f: Value("string") for f in text_fields},
     }
     payload = model_features(payload_model, exclude=("kind",))
-    clash = sorted(set(common) & set(payload))
-    if clash:
-        raise WhysetError(f"text field name(s) {clash} clash with {kind} columns: rename them at import")
+    clash = sorted((set(common) | {"provenance"}) & set(payload))
+    if clash:  # a kind's own payload (code, not data): its definition must change
+        raise WhysetError(f"explanation kind {kind!r}: payload field(s) {clash} clash with the export's columns")
     features = Features({**common, **payload, "provenance": model_features(Provenance)})
     rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for record in progress(records, f"exporting {config}"):
@@ -95,7 +99,7 @@ def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],
             {"id": record.id, "source_id": record.source_id, "record_type": record.role,
              "round_id": record.round_id, "origin": record.provenance.origin,
              "agent_id": record.provenance.agent_id, "lead_time": record.lead_time, "gold_label": source.label,
-             **{f: source.fields.get(f) for f in text_fields},
+             FIELDS: {f: source.fields.get(f) for f in text_fields},
              **dump_row(record.explanation, exclude=("kind",)), "provenance": dump_row(record.provenance)}
         )
     return ConfigTable(config, features, dict(rows))

@@ -24,7 +24,7 @@ from whyset.builders.qa import LLMExplanation, LLMExplanationBuilder, mmr
 from whyset.builders.rationales import verbatim_spans
 from whyset.builders.recipe import load_recipe
 from whyset.builders.run import build
-from whyset.corpora.schema import SourceExample
+from whyset.corpora.schema import SourceExample, key_identity
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_builds import BuildTables
 from whyset.errors import WhysetError
@@ -59,8 +59,9 @@ def sentiment():
 
 
 def _sources(texts: list[str], label: str, dataset: str = "toy") -> list[SourceExample]:
-    return [SourceExample(id=SourceExample.make_id(dataset, "test", i, {"text": t}, label), dataset=dataset,
-                          split="test", row=i, fields={"text": t}, label=label, license="MIT")
+    return [SourceExample(id=SourceExample.make_id(dataset, "test", key_identity(str(i))), dataset=dataset,
+                          split="test", row=i, fields={"text": t}, label=label, license="MIT",
+                          identity=key_identity(str(i)))
             for i, t in enumerate(texts)]
 
 

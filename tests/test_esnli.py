@@ -13,13 +13,16 @@ from whyset.errors import WhysetError
 
 
 def test_full_dev_split_counts_match_snli_dev(store: CorpusStore, esnli_dir: Path):
-    assert import_esnli(store, esnli_dir) == {"sources": 9842, "annotations": 29526}
+    changes, annotations = import_esnli(store, esnli_dir)
+    assert (changes.new, changes.changed, changes.gone, annotations) == (9842, 0, 0, 29526)
+    assert store.count("sources") == 9842  # its two repeated pairs stay two sources each
     # SNLI 1.0 dev (Bowman et al., 2015): 9,842 pairs with a gold label: 3,329 / 3,235 / 3,278
     assert store.label_balance() == {"entailment": 3329, "neutral": 3235, "contradiction": 3278}
     per_annotator = Counter(r.provenance.agent_id for r in store.iter_explanations("annotation"))
     assert per_annotator == {"a1": 9842, "a2": 9842, "a3": 9842}
     # re-import adds nothing
-    assert import_esnli(store, esnli_dir) == {"sources": 0, "annotations": 0}
+    changes, annotations = import_esnli(store, esnli_dir)
+    assert (changes.new, changes.changed, changes.unchanged, changes.gone, annotations) == (0, 0, 9842, 0, 0)
 
 
 def test_first_pair_is_parsed_exactly(esnli_dir: Path):

@@ -15,7 +15,7 @@ from whyset.corpora.export import bump_version, export_dataset
 from whyset.corpora.hub import publish
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
 from whyset.corpora.kinds.rationale import Rationale, Span
-from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
+from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample, key_identity
 from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 
@@ -59,18 +59,19 @@ def test_export_loads_into_configs_with_columns(esnli_store: CorpusStore, tmp_pa
     assert list(examples) == ["validation"]
     assert examples["validation"].num_rows == 60
     assert examples["validation"].column_names == [
-        "id", "dataset", "source_split", "row", "premise", "hypothesis", "label", "license", "attribution"]
+        "id", "dataset", "source_split", "row", "fields", "label", "license", "attribution"]
+    assert examples["validation"][0]["fields"].keys() == {"premise", "hypothesis"}
 
     qa = load_export(out, "qa_explanations")["validation"]
     assert qa.num_rows == 180
     assert sorted(set(qa["agent_id"])) == ["a1", "a2", "a3"]
     row0 = qa.filter(lambda r: r["source_id"] == source.id and r["agent_id"] == "a1")[0]
     assert row0["answer"] == row0["gold_label"] == source.label
-    assert row0["premise"] == source.fields["premise"] and row0["provenance"]["origin"] == "human"
+    assert row0["fields"] == source.fields and row0["provenance"]["origin"] == "human"
 
     rationale = load_export(out, "rationales")["validation"][0]
     span = rationale["spans"][0]
-    assert rationale["premise"][span["start"]:span["end"]] == span["text"]
+    assert rationale["fields"][span["field"]][span["start"]:span["end"]] == span["text"]
     assert rationale["lead_time"] == 12.0 and span["score"] == pytest.approx(0.9)
 
     cf = load_export(out, "counterfactuals")["validation"][0]
@@ -175,7 +176,7 @@ def test_provenance_file_lists_sources_producers_and_hashes(esnli_store: CorpusS
 
 def _source(row: int, license_id: str | None) -> SourceExample:
     fields = {"text": f"example {row}"}
-    return SourceExample(id=SourceExample.make_id("mix", "train", row, fields, "x"), dataset="mix", split="train",
+    return SourceExample(id=SourceExample.make_id("mix", "train", key_identity(str(row))), dataset="mix", split="train",
                          row=row, fields=fields, label="x", license=license_id)
 
 
@@ -239,3 +240,62 @@ def test_publish_uploads_the_export_and_tags_its_version(esnli_store: CorpusStor
                                "revision": "abc123", "tag_message": "dataset version 0.3.0"}
     with pytest.raises(WhysetError, match="run 'whyset export'"):
         publish(tmp_path / "nothing", "org/corpus", api=hub)
+
+
+def test_any_field_name_exports_end_to_end(tmp_path: Path) -> None:
+    """A QA dataset whose text fields are named like whyset's own columns (question, answer, id, label,
+    explanation, provenance) imports, validates and exports: fields live in their own struct column."""
+    from tests.test_cli import run
+
+    names = ["question", "answer", "id", "label", "explanation", "provenance"]
+    rows = [{**{name: f"{name} {i}" for name in names}, "gold": "yes" if i % 2 else "no"} for i in range(4)]
+    (tmp_path / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    done = run("import", "sources", "qa.jsonl", *[a for n in names for a in ("--field", n)], "--label", "gold",
+               "--labels", "yes,no", "--dataset", "qa", "--license", "CC-BY-4.0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with CorpusStore(tmp_path / "whyset.duckdb") as store:
+        sources = sorted(store.iter_sources(), key=lambda s: s.row)
+        lines = [{"source_id": s.id, "role": "annotation",
+                  "explanation": {"kind": "qa", "question": s.fields["question"], "answer": s.label,
+                                  "explanation": f"{who} says so"},
+                  "provenance": {"origin": "human", "agent_id": who}} for s in sources for who in ("p", "q")]
+    (tmp_path / "expl.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert run("import", "explanations", "expl.jsonl", cwd=tmp_path).returncode == 0
+    validated = run("validate", "run", "--bootstrap", "0", cwd=tmp_path)
+    assert validated.returncode == 0, validated.stderr
+    exported = run("export", "out", cwd=tmp_path)
+    assert exported.returncode == 0, exported.stderr
+    assert "examples 4, qa_explanations 8" in exported.stdout
+    qa = load_export(tmp_path / "out", "qa_explanations")["train"]
+    row = qa.filter(lambda r: r["source_id"] == sources[1].id and r["agent_id"] == "p")[0]
+    assert row["fields"] == sources[1].fields and row["fields"]["question"] == "question 1"
+    assert (row["question"], row["answer"], row["explanation"]) == ("question 1", "yes", "p says so")
+    assert row["id"] != row["fields"]["id"] and row["provenance"]["agent_id"] == "p"
+    examples = load_export(tmp_path / "out", "examples")["train"]
+    by_id = {example["id"]: example for example in examples}
+    assert by_id[sources[1].id]["fields"] == sources[1].fields and by_id[sources[1].id]["label"] == "yes"
+    dataset = mlc.Dataset(jsonld=str(tmp_path / "out" / "croissant.json"))  # raises on validation errors
+    record = next(iter(dataset.records("qa_explanations")))
+    fields = record["qa_explanations/fields"]  # Croissant readers see the struct and its sub-fields
+    assert fields["qa_explanations/fields/question"] == record["qa_explanations/question"]
+    assert fields["qa_explanations/fields/id"].startswith(b"id ") and record["qa_explanations/id"] != b"id 0"
+
+
+def test_user_text_in_the_card_is_escaped(store: CorpusStore, tmp_path: Path) -> None:
+    """Attribution, pretty name and override reasons are the user's text: shown as typed, never as markup."""
+    from whyset.corpora.info import CorpusInfo
+
+    payload = '<script>alert(1)</script> **bold** [link](http://x) | cell\n\n# Heading'
+    store.declare_labels(["x"])
+    store.update_info(CorpusInfo(pretty_name='<b>My</b> _corpus_'))
+    store.add_sources([_source(0, "CC-BY-NC-4.0").model_copy(update={"attribution": payload})])
+    gates = {"file": "g.toml", "run_id": "r1", "override": payload,
+             "results": [{"metric": "text.bleu_loo_mean", "value": 1.0, "rule": ">= 15", "passed": False}]}
+    export_dataset(store, tmp_path / "ds", license_id="MIT", override=payload, gates=gates)
+    body = (tmp_path / "ds" / "README.md").read_text().split("---\n", 2)[2]
+    assert "<script>" not in body and "<b>" not in body and "\n# Heading" not in body
+    assert "# &lt;b&gt;My&lt;/b&gt; \\_corpus\\_ (version 1.0.0)" in body
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; \\*\\*bold\\*\\* \\[link\\](http://x) \\| cell # Heading"
+    assert body.count(escaped) == 3  # the attribution, the licence override reason, the gate override reason
+    changelog = (tmp_path / "ds" / "CHANGELOG.md").read_text()
+    assert f"licence check overridden: {escaped}" in changelog

@@ -9,6 +9,7 @@ import pytest
 
 from whyset.corpora.importers import ColumnMapping, import_explanations, import_sources
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.store_sources import SourceChanges
 from whyset.errors import WhysetError
 
 ROWS = [
@@ -40,8 +41,8 @@ def _write(tmp_path: Path, fmt: str) -> Path:
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet", "hf-disk"])
 def test_every_format_imports_with_mapping_and_is_idempotent(store: CorpusStore, tmp_path: Path, fmt: str):
     path = _write(tmp_path, fmt)
-    assert import_sources(store, path, fmt, MAPPING, "toy-nli", "train", LABELS) == (3, 3)
-    assert import_sources(store, path, fmt, MAPPING, "toy-nli", "train", LABELS) == (3, 0)
+    assert import_sources(store, path, fmt, MAPPING, "toy-nli", "train", LABELS) == (3, SourceChanges(3, 0, 0, 0))
+    assert import_sources(store, path, fmt, MAPPING, "toy-nli", "train", LABELS) == (3, SourceChanges(0, 0, 3, 0))
     sources = sorted(store.iter_sources(), key=lambda s: s.row)
     assert [s.fields for s in sources] == [{"premise": r["sentence1"], "hypothesis": r["sentence2"]} for r in ROWS]
     assert [s.label for s in sources] == [r["gold"] for r in ROWS]

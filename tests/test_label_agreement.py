@@ -58,17 +58,17 @@ def _two_raters(table: list[list[int]]) -> list[tuple[str, str, str]]:
 def test_cohen_kappa_and_ac1_textbook_case():
     # 50 items: yes/yes 20, yes/no 5, no/yes 10, no/no 15 -> p_o = .70, p_e = .50, kappa = .40
     result = label_agreement(ratings_from_rows("label", _two_raters([[20, 5], [10, 15]])), n_boot=0)
-    assert result["pairs"]["r1|r2"]["cohen_kappa"] == pytest.approx(0.40)
+    assert result["pairs"]["r1"]["r2"]["cohen_kappa"] == pytest.approx(0.40)
     assert result["percent_agreement"] == pytest.approx(0.70)
     # AC1 by hand: pi_yes = (25/50 + 30/50) / 2 = .55, p_e = 2 * .55 * .45 = .495 -> (.70 - .495) / .505
     assert result["gwet_ac1"] == pytest.approx((0.70 - 0.495) / 0.505)
-    assert result["confusion"]["r1|r2"] == [[15, 10], [5, 20]]  # categories sorted: no, yes
+    assert result["confusion"]["r1"]["r2"] == [[15, 10], [5, 20]]  # categories sorted: no, yes
 
 
 def test_ac1_stays_high_where_kappa_collapses():
     # Gwet's kappa paradox: 118 yes/yes, 5 yes/no, 2 no/yes, 0 no/no -> kappa ~ -0.02 but AC1 ~ 0.94
     result = label_agreement(ratings_from_rows("label", _two_raters([[118, 5], [2, 0]])), n_boot=0)
-    assert result["pairs"]["r1|r2"]["cohen_kappa"] == pytest.approx(-0.0234, abs=1e-3)
+    assert result["pairs"]["r1"]["r2"]["cohen_kappa"] == pytest.approx(-0.0234, abs=1e-3)
     assert result["gwet_ac1"] == pytest.approx(0.9408, abs=1e-3)
     counts = np.array([[2, 0]] * 118 + [[1, 1]] * 7, float)
     assert gwet_ac1(counts) == pytest.approx(result["gwet_ac1"])
@@ -89,8 +89,8 @@ def test_per_annotator_and_pairs():
     rows = [(f"i{i}", a, v) for i in range(21) for a, v in
             (("good1", i % 3), ("good2", i % 3), ("good3", i % 3), ("noisy", (i + 1) % 3))]
     result = label_agreement(ratings_from_rows("label", rows), n_boot=0)
-    assert result["pairs"]["good1|good2"]["cohen_kappa"] == pytest.approx(1.0)
-    assert result["pairs"]["good1|noisy"]["cohen_kappa"] == pytest.approx(-0.5)  # p_o = 0, p_e = 1/3
+    assert result["pairs"]["good1"]["good2"]["cohen_kappa"] == pytest.approx(1.0)
+    assert result["pairs"]["good1"]["noisy"]["cohen_kappa"] == pytest.approx(-0.5)  # p_o = 0, p_e = 1/3
     per = result["per_annotator"]
     assert per["good1"]["agreement_with_majority_of_rest"] == 1.0
     assert per["noisy"]["agreement_with_majority_of_rest"] == 0.0
@@ -112,3 +112,4 @@ def test_free_text_passed_as_labels_is_refused_not_run_out_of_memory():
     rows = [(f"i{i}", a, f"text {i} by {a}") for i in range(150) for a in ("p", "q")]
     with pytest.raises(WhysetError, match="300 distinct labels: this looks like free text"):
         label_agreement(ratings_from_rows("label", rows))
+

@@ -6,7 +6,7 @@ from pydantic import ValidationError
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
 from whyset.corpora.kinds.qa import QATriple
 from whyset.corpora.kinds.rationale import Rationale, Span
-from whyset.corpora.schema import Provenance, SourceExample, content_id
+from whyset.corpora.schema import ContentIdentities, Provenance, SourceExample, content_id
 from whyset.errors import WhysetError
 
 SOURCE = SourceExample(
@@ -21,10 +21,18 @@ def test_content_id_is_stable_and_order_insensitive_for_dict_keys():
     assert len(content_id("x")) == 16
 
 
-def test_source_id_depends_on_row_so_duplicate_pairs_stay_apart():
-    fields = {"premise": "p", "hypothesis": "h"}
-    assert SourceExample.make_id("esnli", "dev", 1, fields, "neutral") != SourceExample.make_id(
-        "esnli", "dev", 2, fields, "neutral")
+def test_content_identity_counts_identical_rows_so_duplicate_pairs_stay_apart():
+    identities = ContentIdentities()
+    pair = {"premise": "p", "hypothesis": "h"}
+    first, other, second = (identities("esnli", "dev", pair, "neutral"), identities("esnli", "dev", pair, "entailment"),
+                            identities("esnli", "dev", pair, "neutral"))
+    assert first.endswith("#0") and second.endswith("#1") and other.endswith("#0")
+    assert len({first, other, second}) == 3
+    assert identities("esnli", "test", pair, "neutral").endswith("#0")  # counted per dataset split
+    # a row inserted before them changes neither identity: they do not depend on the row number
+    again = ContentIdentities()
+    again("esnli", "dev", {"premise": "new", "hypothesis": "row"}, "neutral")
+    assert again("esnli", "dev", pair, "neutral") == first
 
 
 def test_span_must_be_non_empty():

@@ -19,7 +19,7 @@ def test_span_agreement_hand_computed_on_characters():
                                          ("y", "b", []), ("z", "a", [(1, 2)])])
     result = span_agreement(ratings, n_boot=0)
     assert result["unit"] == "character" and result["units"] == 7
-    assert result["pairs"]["a|b"] == {"span_f1": pytest.approx(0.375), "span_iou": pytest.approx(0.3), "items": 2}
+    assert result["pairs"]["a"]["b"] == {"span_f1": pytest.approx(0.375), "span_iou": pytest.approx(0.3), "items": 2}
     # binary nominal alpha on 7 units: pairs (1,1)x3, (0,1)x2, (1,0)x2 -> D_o = 4/7, D_e = 2*10*4/(14*13)
     assert result["krippendorff_alpha"] == pytest.approx(1 - (4 / 7) / (80 / 182))
     assert result["majority_rationale"] == {"x": [[0, 3]], "y": []}
@@ -34,7 +34,7 @@ def test_span_agreement_on_tokens_with_majority_rationale(tmp_path: Path):
     result = span_agreement(read_ratings(path, "span"), n_boot=0)
     assert result["unit"] == "token" and result["units"] == 7
     assert result["majority_rationale"] == {"r1": [[14, 22]]}  # "not good": marked by a and b (and c for good)
-    assert result["pairs"]["a|c"]["span_iou"] == pytest.approx(0.5)
+    assert result["pairs"]["a"]["c"]["span_iou"] == pytest.approx(0.5)
 
 
 def test_text_agreement_leave_one_out():

@@ -123,3 +123,49 @@ def test_agreement_command_json(tmp_path: Path):
                                   level_of_measurement="ordinal")
     assert result["krippendorff_alpha"] == pytest.approx(expected)
     assert set(result) >= {"fleiss_kappa", "gwet_ac1", "percent_agreement", "pairs", "per_annotator"}
+
+
+def test_handles_with_the_old_pair_separator_keep_their_pairs_apart(tmp_path: Path):
+    """Pairs used to be keyed "a|b" and split on "|": a handle "a|b" then met "a" and "b" in one key."""
+    lines = [{"item": i, "annotator": a, "value": v} for i in range(12)
+             for a, v in (("a", i % 2), ("a|b", i % 2), ("b", (i // 2) % 2))]
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    done = run_cli("validate", "agreement", "r.jsonl", "--json", "--bootstrap", "0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    pairs = result["pairs"]
+    assert {(a, b) for a, by in pairs.items() for b in by} == {("a", "a|b"), ("a", "b"), ("a|b", "b")}
+    assert pairs["a"]["a|b"]["cohen_kappa"] == pytest.approx(1.0)
+    kappa_b = pairs["a"]["b"]["cohen_kappa"]
+    assert pairs["a|b"]["b"]["cohen_kappa"] == pytest.approx(kappa_b)
+    per = result["per_annotator"]
+    assert per["a|b"]["mean_cohen_kappa"] == pytest.approx((1.0 + kappa_b) / 2)
+    assert per["b"]["mean_cohen_kappa"] == pytest.approx(kappa_b)
+    assert result["confusion"]["a"]["a|b"] == [[6, 0], [0, 6]]
+
+
+def test_user_text_with_math_and_pipes_renders_in_the_report(store: CorpusStore, tmp_path: Path):
+    """Labels and handles are the user's: "$5 off" is not matplotlib math text, "a|b" not a pair of two."""
+    from whyset.corpora.schema import SourceExample, key_identity
+
+    labels = ["$5 off$", "plain | text", "$x^2^3$"]  # the last is not valid math text
+    store.declare_labels(labels)
+    sources = [SourceExample(id=SourceExample.make_id("toy", "dev", key_identity(str(i))), dataset="toy",
+                             split="dev", row=i, fields={"text": f"Word {i} here."}, label=labels[i % 3],
+                             identity=key_identity(str(i))) for i in range(9)]
+    store.add_sources(sources)
+    records = []
+    for annotator, shift in (("$a_b_c$", 0), ("a|b", 0), ("c", 1)):
+        for i, source in enumerate(sources):
+            rationale = Rationale(spans=[Span(field="text", start=0, end=4, text="Word")], label=labels[(i + shift) % 3])
+            records.append(ExplanationRecord(
+                id=ExplanationRecord.make_id(source.id, "annotation", None, rationale, annotator),
+                source_id=source.id, role="annotation", explanation=rationale,
+                provenance=Provenance(origin="human", agent_id=annotator)))
+    store.add_explanations(records)
+    results = run_validation(store, n_boot=0)
+    assert results["label"]["pairs"]["$a_b_c$"]["a|b"]["cohen_kappa"] == pytest.approx(1.0)
+    assert results["label"]["per_annotator"]["a|b"]["mean_cohen_kappa"] is not None
+    html = write_report(results, tmp_path / "report.html", "$5 corpus", None).read_text()
+    assert html.count("data:image/png;base64,") == 2  # label balance, kappa heatmap: both drawn
+    assert "$a_b_c$" in html and "a|b" in html

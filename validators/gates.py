@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from whyset.corpora.store import CorpusStore
+from whyset.corpora.text_files import read_text
 from whyset.errors import BadInput, GateFailed
 from whyset.validators.families import flat_figures, known_figure
 from whyset.validators.store_validation import run_validation
@@ -70,11 +71,7 @@ class GateRecord:
 def load_gates(path: Path) -> list[Gate]:
     """Parse a gate file; every problem is named with the file and the gate's index."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such gate file") from None
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        data = tomllib.loads(read_text(path, "gate file"))
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path}: invalid TOML ({exc})") from None
     entries = data.get("gate", [])

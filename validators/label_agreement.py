@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from itertools import combinations
 from typing import Any, Literal
 
@@ -142,6 +143,18 @@ def cohen(ratings: Ratings, a: str, b: str, categories: list[Any], level: Level)
     return _finite(float(kappa)), table, len(shared)
 
 
+# Per-pair figures, nested by annotator handle: ``pairs[a][b]`` for a < b. Handles are user text (any
+# character, "|" included), so a pair is never a joined string that would have to be split again.
+Pairs = dict[str, dict[str, dict[str, Any]]]
+
+
+def pair_entries(pairs: Pairs) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(a, b, figures) for every annotator pair."""
+    for a, by_other in pairs.items():
+        for b, figures in by_other.items():
+            yield a, b, figures
+
+
 def _majority_of_rest(by_annotator: dict[str, Any], annotator: str) -> Any | None:
     top = Counter(v for a, v in by_annotator.items() if a != annotator).most_common(2)
     if not top:
@@ -161,11 +174,12 @@ def label_agreement(ratings: Ratings, level: Level = "nominal", n_boot: int = 10
     fleiss_value, fleiss_items = fleiss(counts)
     low, high = bootstrap_alpha_ci(matrix, level, n_boot=n_boot, seed=seed) if n_boot else (None, None)
     annotators = ratings.annotators
-    pairs, confusion = {}, {}
+    pairs: Pairs = {}
+    confusion: dict[str, dict[str, list[list[int]]]] = {}
     for a, b in combinations(annotators, 2):
         kappa, table, shared = cohen(ratings, a, b, categories, level)
-        pairs[f"{a}|{b}"] = {"cohen_kappa": kappa, "items": shared}
-        confusion[f"{a}|{b}"] = table.astype(int).tolist()
+        pairs.setdefault(a, {})[b] = {"cohen_kappa": kappa, "items": shared}
+        confusion.setdefault(a, {})[b] = table.astype(int).tolist()
     per_annotator = {}
     for annotator in annotators:
         agree = total = 0
@@ -173,8 +187,8 @@ def label_agreement(ratings: Ratings, level: Level = "nominal", n_boot: int = 10
             if annotator in by and (majority := _majority_of_rest(by, annotator)) is not None:
                 total += 1
                 agree += by[annotator] == majority
-        kappas = [p["cohen_kappa"] for key, p in pairs.items() if annotator in key.split("|")
-                  and p["cohen_kappa"] is not None]
+        kappas = [p["cohen_kappa"] for a, b, p in pair_entries(pairs)
+                  if annotator in (a, b) and p["cohen_kappa"] is not None]
         per_annotator[annotator] = {
             "items": sum(annotator in by for by in ratings.values.values()),
             "agreement_with_majority_of_rest": agree / total if total else None,

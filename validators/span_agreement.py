@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from whyset.corpora.tokens import content_tokens, covered
-from whyset.validators.label_agreement import bootstrap_alpha_ci, krippendorff_alpha
+from whyset.validators.label_agreement import Pairs, bootstrap_alpha_ci, krippendorff_alpha, pair_entries
 from whyset.validators.ratings import Ratings
 
 Spans = Sequence[tuple[int, int]]
@@ -56,7 +56,8 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
     warnings = ratings.check_usable()
     annotators = ratings.annotators
     row_of = {a: i for i, a in enumerate(annotators)}
-    columns, pair_scores = [], {f"{a}|{b}": [] for a, b in combinations(annotators, 2)}
+    columns: list[np.ndarray] = []
+    pair_scores: dict[tuple[str, str], list[tuple[float, float]]] = {pair: [] for pair in combinations(annotators, 2)}
     majority = {}
     pairable = ratings.pairable_items()
     for item in pairable:
@@ -69,7 +70,7 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
         columns.append(block)
         for a, b in combinations(sorted(by), 2):
             if (scores := _f1_iou(marked[a], marked[b])) is not None:
-                pair_scores[f"{a}|{b}"].append(scores)
+                pair_scores[a, b].append(scores)
         majority[item] = majority_spans(units, sum(marked.values()), len(by))
     matrix = np.concatenate(columns, axis=1) if columns else np.empty((len(annotators), 0))
     if np.nansum(matrix) == 0 or np.nanmin(matrix) == 1:
@@ -78,11 +79,12 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
     else:
         alpha = krippendorff_alpha(matrix, "nominal")
         ci = list(bootstrap_alpha_ci(matrix, "nominal", n_boot=n_boot, seed=seed)) if n_boot else None
-    pairs = {key: {"span_f1": float(np.mean([s[0] for s in v])) if v else None,
-                   "span_iou": float(np.mean([s[1] for s in v])) if v else None, "items": len(v)}
-             for key, v in pair_scores.items()}
-    f1s = [p["span_f1"] for p in pairs.values() if p["span_f1"] is not None]
-    ious = [p["span_iou"] for p in pairs.values() if p["span_iou"] is not None]
+    pairs: Pairs = {}
+    for (a, b), v in pair_scores.items():
+        pairs.setdefault(a, {})[b] = {"span_f1": float(np.mean([s[0] for s in v])) if v else None,
+                                      "span_iou": float(np.mean([s[1] for s in v])) if v else None, "items": len(v)}
+    f1s = [p["span_f1"] for _, _, p in pair_entries(pairs) if p["span_f1"] is not None]
+    ious = [p["span_iou"] for _, _, p in pair_entries(pairs) if p["span_iou"] is not None]
     return {
         "kind": "span", "annotators": len(annotators), "items": len(ratings.values),
         "items_pairable": len(pairable), "units": int(matrix.shape[1]),

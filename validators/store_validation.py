@@ -18,6 +18,7 @@ def run_validation(store: CorpusStore, n_boot: int = 1000, seed: int = 0, save: 
     A family that cannot compute in this store is listed under ``skipped`` with the reason; validation of a
     store with no human annotation at all is an error, since no figure would describe the corpus."""
     data = ValidationData(store, n_boot=n_boot, seed=seed)
+    data.load()
     if not data.human_annotations:
         raise WhysetError(f"{store.path}: no human annotations to validate")
     results: dict[str, Any] = {"run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ"), "skipped": {}}

@@ -51,10 +51,11 @@ def init(
 
     from whyset.corpora.importers import one_line
     from whyset.corpora.info import CorpusInfo
+    from whyset.corpora.text_files import read_text
 
     fields = {"name": name, "pretty_name": pretty_name, "description": description, "languages": language,
               "task_categories": task_category, "homepage": homepage,
-              "citation": citation.read_text(encoding="utf-8") if citation else None}
+              "citation": read_text(citation, "citation file") if citation else None}
     try:
         info = CorpusInfo(**{k: v for k, v in fields.items() if v})
     except ValidationError as exc:
@@ -77,8 +78,8 @@ def import_esnli_cmd(
     """Import e-SNLI: pairs as sources, the three explanations as annotators a1, a2, a3."""
     with open_corpus(store) as corpus:
         report = corpus.import_esnli(folder, split, limit, explanations)
-        console.print(f"{store}: {report.new} new source examples, {report.new_annotations} new annotations "
-                      f"({corpus.store.count('sources')} / {corpus.store.count('annotations')} in store)")
+        console.print(f"{store}: {report.read} pairs read: {report.sources_line()}; {report.new_annotations} new "
+                      f"annotations ({corpus.store.count('sources')} / {corpus.store.count('annotations')} in store)")
 
 
 @import_app.command("sources")
@@ -93,14 +94,17 @@ def import_sources_cmd(
     license_id: Annotated[str | None, typer.Option("--license", help="SPDX licence id of the whole file.")] = None,
     license_column: Annotated[str | None, typer.Option(help="Column with a per-row SPDX licence id.")] = None,
     attribution: Annotated[str | None, typer.Option(help="Attribution / citation text.")] = None,
+    id_column: Annotated[str | None, typer.Option(
+        help="Column holding each row's own key: re-imports match rows by it (default: by their content).")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Import a table of source examples through a column mapping."""
+    """Import a table of source examples through a column mapping; re-importing a refreshed file adds only what
+    is new, and says what is new, changed and gone."""
     with open_corpus(store) as corpus:
         report = corpus.import_sources(path, field, dataset, fmt=fmt, split=split, label=label,
                                        labels=_split(labels), license=license_id, license_column=license_column,
-                                       attribution=attribution)
-        console.print(f"{path}: {report.read} rows read, {report.new} new source examples "
+                                       attribution=attribution, id_column=id_column)
+        console.print(f"{path}: {report.read} rows read: {report.sources_line()} "
                       f"({corpus.store.count('sources')} in store)")
 
 

@@ -37,14 +37,31 @@ if TYPE_CHECKING:
     from whyset.annotation.studio import Studio
     from whyset.builders.run import BuilderReport, Engine
     from whyset.corpora.export import ExportResult
+    from whyset.corpora.store_sources import SourceChanges
     from whyset.validators.gates import GateRecord, GateResult
 
 
 @dataclass(frozen=True)
 class ImportReport:
+    """What an import did. For sources: rows read, and how many were new, changed, unchanged, and gone (stored
+    for the imported splits but not in the input; kept; None when the input was a slice, e.g. ``--limit``)."""
+
     read: int
     new: int
     new_annotations: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    gone: int | None = None
+
+    @classmethod
+    def of_sources(cls, changes: SourceChanges, new_annotations: int = 0) -> ImportReport:
+        return cls(changes.new + changes.changed + changes.unchanged, changes.new, new_annotations, changes.changed,
+                   changes.unchanged, changes.gone)
+
+    def sources_line(self) -> str:
+        """``3 new, 1 changed, 16 unchanged, 0 gone`` (gone left out for a slice)."""
+        gone = "" if self.gone is None else f", {self.gone} gone"
+        return f"{self.new} new, {self.changed} changed, {self.unchanged} unchanged{gone}"
 
 
 @dataclass(frozen=True)
@@ -126,23 +143,26 @@ class Corpus:
                      explanations: bool = True) -> ImportReport:
         from whyset.corpora.esnli import import_esnli
 
-        new = import_esnli(self.store, Path(folder), split, limit, explanations)
-        return ImportReport(read=self.store.count("sources"), new=new["sources"], new_annotations=new["annotations"])
+        changes, new_annotations = import_esnli(self.store, Path(folder), split, limit, explanations)
+        return ImportReport.of_sources(changes, new_annotations)
 
     def import_sources(self, path: str | Path, fields: Mapping[str, str] | Sequence[str], dataset: str, *,
                        fmt: str | None = None, split: str = "train", label: str | None = None,
                        labels: Sequence[str] = (), license: str | None = None, license_column: str | None = None,
-                       attribution: str | None = None) -> ImportReport:
-        """Import a table of source examples; ``fields`` maps text-field names to columns (or ``NAME=COLUMN``)."""
+                       attribution: str | None = None, id_column: str | None = None) -> ImportReport:
+        """Import a table of source examples; ``fields`` maps text-field names to columns (or ``NAME=COLUMN``).
+
+        ``id_column`` names the data's own key: a re-imported row is then the same source when its key is,
+        and an edited row counts as changed; without one, a row is identified by its content."""
         from whyset.corpora.importers import ColumnMapping, guess_format, import_sources
         from whyset.corpora.licenses import canonical
 
         specs = [f"{k}={v}" for k, v in fields.items()] if isinstance(fields, Mapping) else list(fields)
         mapping = ColumnMapping.parse(specs, label=label, license=canonical(license) if license else None,
-                                      license_column=license_column, attribution=attribution)
+                                      license_column=license_column, attribution=attribution, id_column=id_column)
         path = Path(path)
-        read, new = import_sources(self.store, path, fmt or guess_format(path), mapping, dataset, split, labels)
-        return ImportReport(read, new)
+        _read, changes = import_sources(self.store, path, fmt or guess_format(path), mapping, dataset, split, labels)
+        return ImportReport.of_sources(changes)
 
     def import_explanations(self, path: str | Path) -> ImportReport:
         from whyset.corpora.importers import import_explanations
@@ -254,5 +274,6 @@ class Corpus:
 
     def summary(self) -> Summary:
         tables = ("sources", "candidates", "rounds", "annotations", "validation_results")
-        return Summary(self.path, self.store.schema_version, self.store.labels,
-                       {t: self.store.count(t) for t in tables}, self.store.exports())
+        with self.store.reading():  # one view, and one short read-only hold of the file
+            return Summary(self.path, self.store.schema_version, self.store.labels,
+                           {t: self.store.count(t) for t in tables}, self.store.exports())

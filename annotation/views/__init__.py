@@ -10,19 +10,17 @@ schema (``evidence_<field>``, ``label``, ``foil``, ...) so exported JSON is read
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 from xml.sax.saxutils import quoteattr
 
 from whyset.corpora.kinds.qa import DEFAULT_QUESTION
-from whyset.corpora.schema import ExplanationRecord, Payload, SourceExample
+from whyset.corpora.schema import FIELD_NAME, ExplanationRecord, Payload, SourceExample
 from whyset.errors import WhysetError
 from whyset.registry import Registry
 
 CANT_DECIDE = "can't decide"
 EVIDENCE = "evidence"
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass
@@ -82,7 +80,7 @@ class TaskView:
     def __init__(self, fields: list[str], labels: list[str], question: str = DEFAULT_QUESTION,
                  adjudication: bool = False):
         for name in fields:
-            if not _NAME.match(name) or name in self.common | self.controls:
+            if not FIELD_NAME.match(name) or name in self.common | self.controls:
                 raise WhysetError(f"source field {name!r} cannot name a Label Studio object in a {self.kind} task "
                                   "(use letters, digits and _, and not a name the task uses itself)")
         self.fields, self.labels, self.question, self.adjudication = fields, labels, question, adjudication

@@ -35,6 +35,12 @@ class ValidationData:
     n_boot: int = 1000
     seed: int = 0
 
+    def load(self) -> None:
+        """Read the annotations and their sources from one view of the store (a pull writing meanwhile must
+        not leave an annotation without its source); the file is held read-only for these reads only."""
+        with self.store.reading():
+            _ = self.human_annotations, self.sources  # cached for the families
+
     @cached_property
     def sources(self) -> dict[str, SourceExample]:
         return {s.id: s for s in self.store.iter_sources()}

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
-from whyset.validators.label_agreement import label_agreement
+from whyset.validators.label_agreement import label_agreement, pair_entries
 from whyset.validators.plots import plt, png
 
 
@@ -15,7 +15,7 @@ from whyset.validators.plots import plt, png
 class LabelAgreement(MetricFamily):
     name, title, order = "label", "Label agreement", 10
     figures = ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement", "items", "items_pairable",
-               "annotators", "pairs.<pair>.cohen_kappa", "per_annotator.<annotator>.mean_cohen_kappa",
+               "annotators", "pairs.<annotator>.<other>.cohen_kappa", "per_annotator.<annotator>.mean_cohen_kappa",
                "per_annotator.<annotator>.agreement_with_majority_of_rest")
     template = """
 <table><tr><th class=l>statistic</th><th>value</th></tr>
@@ -38,8 +38,7 @@ class LabelAgreement(MetricFamily):
     def plots(self, result: dict[str, Any]) -> dict[str, str]:
         annotators = list(result["per_annotator"])
         matrix = np.full((len(annotators), len(annotators)), np.nan)
-        for key, pair in result["pairs"].items():
-            a, b = key.split("|")
+        for a, b, pair in pair_entries(result["pairs"]):
             i, j = annotators.index(a), annotators.index(b)
             matrix[i, j] = matrix[j, i] = pair["cohen_kappa"] if pair["cohen_kappa"] is not None else np.nan
         fig, ax = plt.subplots(figsize=(4 + len(annotators) * 0.4, 3.5 + len(annotators) * 0.3))

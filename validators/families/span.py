@@ -12,7 +12,7 @@ from whyset.validators.span_agreement import span_agreement
 class SpanAgreement(MetricFamily):
     name, title, order = "span", "Rationale span agreement", 20
     figures = ("krippendorff_alpha", "span_f1", "span_iou", "units", "items", "items_pairable", "annotators",
-               "pairs.<pair>.span_f1", "pairs.<pair>.span_iou")
+               "pairs.<annotator>.<other>.span_f1", "pairs.<annotator>.<other>.span_iou")
     template = """<table>
 <tr><td class=l>token-level Krippendorff's alpha ({{ r.units }} {{ r.unit }} units)</td><td>{{ fmt(r.krippendorff_alpha) }}</td></tr>
 <tr><td class=l>mean pairwise span F1</td><td>{{ fmt(r.span_f1) }}</td></tr>
