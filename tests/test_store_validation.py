@@ -71,7 +71,11 @@ def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnl
     results = run_validation(store, n_boot=0)
     assert results["skipped"] == {"text": "agreement needs at least 2 annotators; found 1 (a1)",
                                   "label": "no labelled human annotations", "span": "no human rationale spans",
-                                  "disagreements": "no item has two or more human answers yet"}
+                                  "disagreements": "no item has two or more human answers yet",
+                                  "faithfulness": "no rationale candidates (run a rationale builder)",
+                                  "plausibility": "no human rationale annotations to compare candidates with",
+                                  "counterfactuals": "no counterfactual candidates (run a counterfactual builder)",
+                                  "explanations": "no QA or explanation candidates (run an explanation builder)"}
     assert "text" not in results and results["corpus"]["annotations"] == 10
 
 

@@ -1,8 +1,9 @@
 """Agreement on free-text explanations, per annotator against the others (leave-one-out).
 
 For annotator *a*: corpus BLEU (sacrebleu) of a's texts with the other annotators' texts of the same
-items as references, mean ROUGE-L F1 (rouge-score; best matching reference per item), and, when an
-embedding function is given, mean cosine similarity to the other annotators' texts.
+items as references, mean ROUGE-L F1 (rouge-score's definition, best matching reference per item, pairs
+scored once per run by :mod:`whyset.validators.rouge`), and, when an embedding function is given, mean cosine
+similarity to the other annotators' texts.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
-from rouge_score.rouge_scorer import RougeScorer
 from sacrebleu.metrics import BLEU
 
 from whyset.validators.ratings import Ratings
+from whyset.validators.rouge import best_rouge_l
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -43,9 +44,7 @@ def loo_bleu(hypotheses: list[str], references: list[list[str]]) -> float:
 
 
 def loo_rouge_l(hypotheses: list[str], references: list[list[str]]) -> float:
-    scorer = RougeScorer(["rougeL"])
-    return float(np.mean([scorer.score_multi(refs, hyp)["rougeL"].fmeasure
-                          for hyp, refs in zip(hypotheses, references, strict=True)]))
+    return float(np.mean([best_rouge_l(hyp, refs) for hyp, refs in zip(hypotheses, references, strict=True)]))
 
 
 def loo_embedding_similarity(hypotheses: list[str], references: list[list[str]], embed: Embed) -> float:
