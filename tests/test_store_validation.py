@@ -80,7 +80,7 @@ def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnl
 
 
 def test_store_without_annotations_is_a_clear_error(store: CorpusStore):
-    with pytest.raises(WhysetError, match="no human annotations to validate"):
+    with pytest.raises(WhysetError, match="nothing to validate \\(no human annotations and no candidates\\)"):
         run_validation(store)
 
 

@@ -14,8 +14,10 @@ item and kind; ``method`` says which rule produced each answer.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +76,15 @@ def by_source(records: Iterable[ExplanationRecord], kind: str) -> dict[str, list
     return {sid: [r for r in rs if _adjudicated(r)] or rs for sid, rs in grouped.items()}
 
 
+@contextmanager
+def quiet_pandas() -> Iterator[None]:
+    """crowd-kit 1.4 still passes pandas keywords that pandas 3 deprecates (``copy=``, ``inplace=``); the
+    results are unaffected, the warnings would only bury the user's own."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module="crowdkit")
+        yield
+
+
 def dawid_skene(rows: Sequence[tuple[str, str, Any]], n_iter: int = 100) -> tuple[dict[str, Any], dict[str, float],
                                                                                  dict[str, Any]]:
     """(task -> label, task -> posterior of that label, task -> majority label) for (task, worker, label) rows
@@ -82,10 +93,10 @@ def dawid_skene(rows: Sequence[tuple[str, str, Any]], n_iter: int = 100) -> tupl
     from crowdkit.aggregation import DawidSkene, MajorityVote
 
     frame = pd.DataFrame(list(rows), columns=["task", "worker", "label"])
-    model = DawidSkene(n_iter=n_iter).fit(frame)
-    probas = model.probas_
+    with quiet_pandas():
+        probas = DawidSkene(n_iter=n_iter).fit(frame).probas_
+        majority = MajorityVote().fit_predict(frame)
     labels = probas.idxmax(axis=1)
-    majority = MajorityVote().fit_predict(frame)
     return ({t: labels[t] for t in probas.index}, {t: float(probas.loc[t].max()) for t in probas.index},
             {t: majority[t] for t in majority.index})
 
@@ -141,7 +152,8 @@ def _token_posteriors(rows: list[tuple[str, str, int]]) -> dict[str, float]:
     import pandas as pd
     from crowdkit.aggregation import DawidSkene
 
-    probas = DawidSkene(n_iter=50).fit(pd.DataFrame(rows, columns=["task", "worker", "label"])).probas_
+    with quiet_pandas():
+        probas = DawidSkene(n_iter=50).fit(pd.DataFrame(rows, columns=["task", "worker", "label"])).probas_
     return {t: float(p) for t, p in probas[1].items()}
 
 

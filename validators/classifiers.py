@@ -99,12 +99,13 @@ def record_for_model(model: str) -> dict[str, Any]:
 
 def memoized(scorer: Scorer) -> Scorer:
     """The same scorer, predicting each distinct input once (faithfulness asks for the full example in every
-    bin, and for the random baseline's)."""
+    bin, and bins of the same size on short texts ask for the same inputs), in batches sorted by length."""
     seen: dict[tuple[tuple[str, str], ...], np.ndarray] = {}
 
     def predict(inputs: Sequence[dict[str, str]]) -> np.ndarray:
         keys = [tuple(sorted(x.items())) for x in inputs]
         todo = list(dict.fromkeys(k for k in keys if k not in seen))
+        todo.sort(key=lambda k: sum(len(text) for _, text in k))  # similar lengths batch with little padding
         if todo:
             for key, row in zip(todo, scorer.predict([dict(k) for k in todo]), strict=True):
                 seen[key] = row

@@ -55,13 +55,14 @@ def comprehensiveness_sufficiency(predict: Predict, examples: Sequence[Example],
     return full - without, full - only
 
 
-def top_k_mask(scores: Mask, fraction: float, rng: np.random.Generator | None = None) -> Mask:
-    """The ceil(fraction * n) highest-scoring tokens over all fields (at least one). Ties are broken at random
-    when ``rng`` is given (tokens a builder did not score all tie at 0), else by position."""
+def top_k_mask(scores: Mask, fraction: float, tiebreak: np.ndarray | None = None) -> Mask:
+    """The ceil(fraction * n) highest-scoring tokens over all fields (at least one). Ties are broken by
+    ``tiebreak`` (lower first; one value per token, e.g. random, since tokens a builder did not score all tie
+    at 0), else by position; the same ``tiebreak`` for every fraction keeps the bins nested."""
     names = list(scores)
     flat = np.concatenate([np.asarray(scores[n], dtype=float) for n in names]) if names else np.zeros(0)
     k = max(1, math.ceil(fraction * len(flat)))
-    tiebreak = rng.random(len(flat)) if rng is not None else np.arange(len(flat))
+    tiebreak = np.arange(len(flat)) if tiebreak is None else tiebreak
     chosen = np.zeros(len(flat), dtype=bool)
     chosen[np.lexsort((tiebreak, -flat))[:k]] = True
     out, cursor = {}, 0
@@ -72,15 +73,16 @@ def top_k_mask(scores: Mask, fraction: float, rng: np.random.Generator | None = 
     return out
 
 
-def random_span_masks(like: Sequence[Mask], rng: np.random.Generator) -> list[Mask]:
-    """For each mask: in every field, one contiguous run of as many tokens as the mask selects there."""
+def random_span_masks(like: Sequence[Mask], seed: int) -> list[Mask]:
+    """For each mask: in every field, one contiguous run of as many tokens as the mask selects there, at a
+    random start drawn once per (example, field, size), so equal-size rationales get the same baseline."""
     out = []
-    for masks in like:
+    for i, masks in enumerate(like):
         random = {}
-        for name, mask in masks.items():
+        for f, (name, mask) in enumerate(masks.items()):
             size, total = int(mask.sum()), len(mask)
             run = np.zeros(total, dtype=bool)
-            start = int(rng.integers(0, total - size + 1)) if size else 0
+            start = int(np.random.default_rng([seed, i, f, size]).integers(0, total - size + 1)) if size else 0
             run[start:start + size] = True
             random[name] = run
         out.append(random)
@@ -90,12 +92,13 @@ def random_span_masks(like: Sequence[Mask], rng: np.random.Generator) -> list[Ma
 def aopc(predict: Predict, examples: Sequence[Example], token_scores: Sequence[Mask], targets: Sequence[int],
          bins: Sequence[float] = BINS, seed: int = 0) -> dict[str, Any]:
     """AOPC comprehensiveness and sufficiency for soft token scores, with an equal-size random baseline."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed)  # orders the tokens a builder left unscored, once per example
+    ties = [rng.random(sum(len(v) for v in s.values())) for s in token_scores]
     per_bin = []  # (comprehensiveness, sufficiency, random comprehensiveness, random sufficiency)
     for fraction in bins:
-        masks = [top_k_mask(s, fraction, rng) for s in token_scores]
+        masks = [top_k_mask(s, fraction, t) for s, t in zip(token_scores, ties, strict=True)]
         c, s = comprehensiveness_sufficiency(predict, examples, masks, targets)
-        rc, rs = comprehensiveness_sufficiency(predict, examples, random_span_masks(masks, rng), targets)
+        rc, rs = comprehensiveness_sufficiency(predict, examples, random_span_masks(masks, seed), targets)
         per_bin.append((c.mean(), s.mean(), rc.mean(), rs.mean()))
     comp, suff, rcomp, rsuff = (list(column) for column in zip(*per_bin, strict=True))
     return {"bins": list(bins), "aopc_comprehensiveness": float(np.mean(comp)),
@@ -109,8 +112,7 @@ def faithfulness(predict: Predict, examples: Sequence[Example], masks: Sequence[
     """Mean comprehensiveness and sufficiency of hard rationales, with the random baseline beside them, and
     the per-example scores (``per_example``: comprehensiveness, sufficiency)."""
     c, s = comprehensiveness_sufficiency(predict, examples, masks, targets)
-    rc, rs = comprehensiveness_sufficiency(predict, examples, random_span_masks(masks, np.random.default_rng(seed)),
-                                           targets)
+    rc, rs = comprehensiveness_sufficiency(predict, examples, random_span_masks(masks, seed), targets)
     return {"examples": len(examples), "comprehensiveness": float(c.mean()), "sufficiency": float(s.mean()),
             "random_comprehensiveness": float(rc.mean()), "random_sufficiency": float(rs.mean()),
             "per_example": list(zip(c.tolist(), s.tolist(), strict=True))}

@@ -152,6 +152,11 @@ def number(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def builders_in(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The per-builder entries of a candidate-quality result (``<family>.<builder>.<figure>``)."""
+    return {key: value for key, value in result.items() if isinstance(value, dict)}
+
+
 def families() -> list[MetricFamily]:
     """One instance of every registered family, in report order."""
     return sorted((cls() for cls in FAMILIES.all().values()), key=lambda f: (f.order, f.name))

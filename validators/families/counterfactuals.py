@@ -17,7 +17,14 @@ import numpy as np
 from whyset.annotation.views import VIEWS
 from whyset.validators.classifiers import memoized, second_opinion
 from whyset.validators.disagreement import DECIDED
-from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
+from whyset.validators.families import (
+    MetricFamily,
+    Skipped,
+    ValidationData,
+    builders_in,
+    number,
+    register_family,
+)
 from whyset.validators.quality import counterfactual_quality
 
 _FIGURES = ("candidates", "rejected", "flip_rate", "flip_rate_second", "token_edit_distance",
@@ -46,7 +53,7 @@ class Counterfactuals(MetricFamily):
     template = """<table><tr><th class=l>builder</th><th>candidates</th><th>rejected</th><th>flip rate (build model)</th>
 <th>flip rate (second model)</th><th>human-confirmed flip rate (reviews)</th><th>token edit distance</th>
 <th>fluency change</th></tr>
-{% for b, v in r.builders.items() %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
+{% for b, v in r.items() if v is mapping %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
 <td>{{ fmt(v.flip_rate) }}</td><td>{{ fmt(v.flip_rate_second) }}</td>
 <td>{{ fmt(v.human_flip_rate) }} ({{ v.reviews }})</td><td>{{ fmt(v.token_edit_distance) }}</td>
 <td>{{ fmt(v.fluency_delta) }}</td></tr>{% endfor %}</table>
@@ -57,14 +64,14 @@ build)' }}. Fluency change: mean change of the generator LM's token log-likeliho
         builders = data.builders_of("counterfactual")
         if not builders:
             raise Skipped("no counterfactual candidates (run a counterfactual builder)")
-        reviews, result = _reviews(data), {"builders": {}, "classifier": None, "second": None}
+        reviews, result = _reviews(data), {"classifier": None, "second": None}
         for builder, (kept, refused) in builders.items():
             verdicts = reviews.get(builder, Counter())
             row: dict[str, Any] = {"candidates": len(kept), "rejected": len(refused),
                                    "reviews": verdicts["yes"] + verdicts["no"],
                                    "human_flip_rate": verdicts["yes"] / (verdicts["yes"] + verdicts["no"])
                                    if verdicts["yes"] + verdicts["no"] else None}
-            result["builders"][builder] = row
+            result[builder] = row
             if not kept:
                 continue
             scorer = data.scorer(builder)
@@ -92,5 +99,5 @@ build)' }}. Fluency change: mean change of the generator LM's token log-likeliho
                  "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} ({v['rejected']} rejected) | {number(v.get('flip_rate'), 2)} | "
                   f"{number(v.get('flip_rate_second'), 2)} | {number(v['human_flip_rate'], 2)} ({v['reviews']}) | "
-                  f"{number(v.get('token_edit_distance'), 1)} |" for b, v in result["builders"].items()]
+                  f"{number(v.get('token_edit_distance'), 1)} |" for b, v in builders_in(result).items()]
         return lines + [""]

@@ -19,7 +19,14 @@ from typing import Any
 import numpy as np
 
 from whyset.corpora.tokens import content_tokens
-from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
+from whyset.validators.families import (
+    MetricFamily,
+    Skipped,
+    ValidationData,
+    builders_in,
+    number,
+    register_family,
+)
 from whyset.validators.quality import answer_grounded, normalize
 
 _FIGURES = ("candidates", "rejected", "supports_label_rate", "grounding", "answer_grounded_rate",
@@ -38,7 +45,7 @@ def _rate(flags: list[bool]) -> float | None:
 def _similarity_rates(kept: list, refused: list) -> dict[str, float | None]:
     restated, duplicated = [], []
     for item in [*kept, *refused]:
-        scores, settings = item.scores or {}, item.provenance.decoding.get("builder", {})
+        scores, settings = item.scores or {}, (item.provenance.decoding or {}).get("builder", {})
         if "max_input_similarity" in scores:
             restated.append(scores["max_input_similarity"] > settings.get("max_input_similarity", RESTATE))
         if "max_sibling_similarity" in scores:
@@ -52,7 +59,7 @@ class Explanations(MetricFamily):
     figures = tuple(f"<builder>.{f}" for f in _FIGURES)
     template = """<table><tr><th class=l>builder</th><th>candidates</th><th>rejected</th><th>supports label</th>
 <th>grounding</th><th>answer in passage</th><th>restatements</th><th>near-duplicates</th><th>exact duplicates</th></tr>
-{% for b, v in r.builders.items() %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
+{% for b, v in r.items() if v is mapping %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
 <td>{{ fmt(v.supports_label_rate) }}</td><td>{{ fmt(v.grounding) }}</td><td>{{ fmt(v.answer_grounded_rate) }}</td>
 <td>{{ fmt(v.restatement_rate) }}</td><td>{{ fmt(v.near_duplicate_rate) }}</td><td>{{ fmt(v.exact_duplicate_rate) }}</td></tr>
 {% endfor %}</table><p><small>Restatements and near-duplicates: share of all proposals (kept and rejected) over the
@@ -62,11 +69,11 @@ builder's similarity thresholds. Label support: {{ r.classifier or 'not measured
         builders = data.builders_of("qa")
         if not builders:
             raise Skipped("no QA or explanation candidates (run an explanation builder)")
-        result: dict[str, Any] = {"builders": {}, "classifier": None}
+        result: dict[str, Any] = {"classifier": None}
         labels = set(data.store.labels)
         for builder, (kept, refused) in builders.items():
             row: dict[str, Any] = {"candidates": len(kept), "rejected": len(refused), **_similarity_rates(kept, refused)}
-            result["builders"][builder] = row
+            result[builder] = row
             if not kept:
                 continue
             sources = [data.sources[r.source_id] for r in kept]
@@ -101,5 +108,5 @@ builder's similarity thresholds. Label support: {{ r.classifier or 'not measured
                  "restatements | near-duplicates |"), "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} ({v['rejected']} rejected) | {number(v.get('supports_label_rate'), 2)} | "
                   f"{number(v.get('grounding'), 2)} | {number(v['restatement_rate'], 2)} | "
-                  f"{number(v['near_duplicate_rate'], 2)} |" for b, v in result["builders"].items()]
+                  f"{number(v['near_duplicate_rate'], 2)} |" for b, v in builders_in(result).items()]
         return lines + [""]

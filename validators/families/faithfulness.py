@@ -20,13 +20,21 @@ from whyset.corpora.kinds.rationale import Rationale
 from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.tokens import Offsets, covered, tokens
 from whyset.validators.faithfulness import Mask, aopc, faithfulness
-from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
+from whyset.validators.families import (
+    MetricFamily,
+    Skipped,
+    ValidationData,
+    builders_in,
+    number,
+    register_family,
+)
 from whyset.validators.plots import plt, png
 
+SCORED = 200  # candidates scored per builder (a seeded sample beyond that: ~25 model calls per candidate)
 _FIGURES = ("comprehensiveness", "sufficiency", "random_comprehensiveness", "random_sufficiency",
             "comprehensiveness_over_random", "sufficiency_over_random", "aopc_comprehensiveness",
             "aopc_sufficiency", "random_aopc_comprehensiveness", "random_aopc_sufficiency",
-            "aopc_comprehensiveness_over_random", "aopc_sufficiency_over_random", "candidates", "rejected")
+            "aopc_comprehensiveness_over_random", "aopc_sufficiency_over_random", "candidates", "rejected", "scored")
 
 
 def rationale_masks(rationale: Rationale, source: SourceExample,
@@ -48,6 +56,10 @@ def _builder(data: ValidationData, kept: list[ExplanationRecord], refused: int) 
     if not kept:
         result["why"] = "no candidate passed the builder's checks"
         return result
+    if len(kept) > SCORED:  # a seeded sample keeps validate run fast on big builds
+        order = np.random.default_rng(data.seed).permutation(len(kept))[:SCORED]
+        kept = [kept[i] for i in sorted(order)]
+        result["scored"] = SCORED
     scorer = data.scorer(kept[0].provenance.agent_id)
     sources = [data.sources[r.source_id] for r in kept]
     examples = [dict(s.fields) for s in sources]
@@ -75,7 +87,7 @@ class Faithfulness(MetricFamily):
     template = """<table><tr><th class=l>builder</th><th>candidates</th><th>rejected</th><th>comprehensiveness</th>
 <th>random</th><th>sufficiency</th><th>random</th><th>AOPC compr.</th><th>random</th><th>AOPC suff.</th><th>random</th>
 <th class=l>classifier</th></tr>
-{% for b, v in r.builders.items() %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
+{% for b, v in r.items() if v is mapping %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.rejected }}</td>
 {% if v.why %}<td class=l colspan=9>{{ v.why }}</td>{% else %}
 <td>{{ fmt(v.comprehensiveness) }}</td><td>{{ fmt(v.random_comprehensiveness) }}</td><td>{{ fmt(v.sufficiency) }}</td>
 <td>{{ fmt(v.random_sufficiency) }}</td><td>{{ fmt(v.aopc_comprehensiveness) }}</td><td>{{ fmt(v.random_aopc_comprehensiveness) }}</td>
@@ -88,10 +100,10 @@ span in each field. Target: the class the classifier predicts on the full input.
         builders = data.builders_of("rationale")
         if not builders:
             raise Skipped("no rationale candidates (run a rationale builder)")
-        return {"builders": {b: _builder(data, kept, len(refused)) for b, (kept, refused) in builders.items()}}
+        return {b: _builder(data, kept, len(refused)) for b, (kept, refused) in builders.items()}
 
     def plots(self, result: dict[str, Any]) -> dict[str, str]:
-        measured = {b: v for b, v in result["builders"].items() if v["candidates"]}
+        measured = {b: v for b, v in builders_in(result).items() if v["candidates"]}
         if not measured:
             return {}
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -109,7 +121,7 @@ span in each field. Target: the class the classifier predicts on the full input.
         lines = ["", ("Rationale candidates, faithfulness to the build's classifier (ERASER; random = equal-size "
                  "random span):"), "", ("| builder | candidates | comprehensiveness (random) | sufficiency (random) "
                  "| AOPC comprehensiveness (random) |"), "|---|---|---|---|---|"]
-        for b, v in result["builders"].items():
+        for b, v in builders_in(result).items():
             if not v["candidates"]:
                 lines.append(f"| {b} | 0 ({v['rejected']} rejected) | n/a | n/a | n/a |")
                 continue

@@ -14,7 +14,14 @@ import numpy as np
 
 from whyset.corpora.tokens import content_tokens, covered
 from whyset.validators.aggregation import by_source
-from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
+from whyset.validators.families import (
+    MetricFamily,
+    Skipped,
+    ValidationData,
+    builders_in,
+    number,
+    register_family,
+)
 from whyset.validators.families.faithfulness import rationale_masks
 from whyset.validators.plausibility import plausibility
 
@@ -25,10 +32,10 @@ _FIGURES = ("token_precision", "token_recall", "token_f1", "iou_f1", "iou_precis
 @register_family
 class Plausibility(MetricFamily):
     name, title, order = "plausibility", "Rationale candidates against the human majority rationale (ERASER)", 45
-    figures = tuple(f"<builder>.{f}" for f in _FIGURES)
+    figures = ("annotated", *(f"<builder>.{f}" for f in _FIGURES))
     template = """<table><tr><th class=l>builder</th><th>candidates</th><th>documents</th><th>token P</th><th>token R</th>
 <th>token F1</th><th>IOU F1 macro</th><th>IOU F1 micro</th><th>AUPRC</th></tr>
-{% for b, v in r.builders.items() %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.documents }}</td>
+{% for b, v in r.items() if v is mapping %}<tr><td class=l>{{ b }}</td><td>{{ v.candidates }}</td><td>{{ v.documents }}</td>
 <td>{{ fmt(v.token_precision) }}</td><td>{{ fmt(v.token_recall) }}</td><td>{{ fmt(v.token_f1) }}</td>
 <td>{{ fmt(v.iou_f1) }}</td><td>{{ fmt(v.iou_f1_micro) }}</td><td>{{ fmt(v.auprc) }}</td></tr>{% endfor %}</table>
 <p><small>Gold: the content words more than half of {{ r.annotated }} annotated example(s)' annotators marked.</small></p>"""
@@ -59,12 +66,12 @@ class Plausibility(MetricFamily):
             builders[builder] = {"candidates": len(mine), **plausibility(predicted, truth, scores)}
         if not builders:
             raise Skipped("no rationale candidate is on an example a human annotated")
-        return {"annotated": len(humans), "builders": builders}
+        return {"annotated": len(humans), **builders}
 
     def card_lines(self, result: dict[str, Any]) -> list[str]:
         lines = ["", (f"Rationale candidates against the human majority rationale ({result['annotated']} examples; "
                  "ERASER definitions):"), "", "| builder | candidates | token F1 | IOU F1 macro | IOU F1 micro | AUPRC |",
                  "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} | {number(v['token_f1'])} | {number(v['iou_f1'])} | "
-                  f"{number(v['iou_f1_micro'])} | {number(v.get('auprc'))} |" for b, v in result["builders"].items()]
+                  f"{number(v['iou_f1_micro'])} | {number(v.get('auprc'))} |" for b, v in builders_in(result).items()]
         return lines + [""]
