@@ -42,10 +42,10 @@ mean posterior {{ fmt(r.label_confidence_mean) }}, overrules the majority vote o
         }
 
     def card_lines(self, result: dict[str, Any]) -> list[str]:
-        return ["", f"Aggregated gold (config `gold`, {result['items']} examples; an adjudicated answer wins over "
-                "aggregation):", "",
-                f"- label ({result['labels']} examples): {METHODS['label']}; mean posterior "
+        return ["", (f"Aggregated gold (config `gold`, {result['items']} examples; an adjudicated answer wins over "
+                "aggregation):"), "",
+                (f"- label ({result['labels']} examples): {METHODS['label']}; mean posterior "
                 f"{number(result['label_confidence_mean'])}; overrules the majority on "
-                f"{result['label_overrules_majority']}.",
+                f"{result['label_overrules_majority']}."),
                 f"- rationale ({result['rationales']} examples): {METHODS['rationale']}.",
                 f"- explanation ({result['explanations']} examples): {METHODS['explanation']}.", ""]
