@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import Any
 
 from whyset.annotation.push import make_view
+from whyset.annotation.views import EVIDENCE
 from whyset.validators.disagreement import DECIDED
 from whyset.validators.families import MetricFamily, Skipped, ValidationData, register_family
 from whyset.validators.plots import plt, png
@@ -27,6 +28,11 @@ def _round_effects(data: ValidationData, round_id: str, kind: str) -> dict[str, 
             if record.explanation.kind == view.explanation_kind:
                 shown = view.prediction(record)
                 by_source[record.source_id].append((builder, units(shown), controls_of(shown)))
+    # compared on every control a pre-annotation of this view fills, and every field's highlights (one that
+    # marks only the hypothesis still pre-fills the premise: with nothing)
+    prefilled = {c for entries in by_source.values() for _, _, controls in entries for c in controls}
+    if any(c.startswith(f"{EVIDENCE}_") for c in prefilled):
+        prefilled |= {f"{EVIDENCE}_{name}" for name in view.fields}
     per_annotator, per_builder = defaultdict(list), defaultdict(list)
     for result in data.store.studio.results(round_id, DECIDED):
         predictions = [p.get("result") or [] for p in result.raw.get("predictions", [])]
@@ -35,7 +41,7 @@ def _round_effects(data: ValidationData, round_id: str, kind: str) -> dict[str, 
         if not known:
             continue  # no model pre-annotation on this task (or only annotators' answers, in adjudication)
         answer = result.raw["annotation"].get("result") or []
-        outcome, builder = min(((compare(units(answer, c), u), builder) for builder, u, c in known),
+        outcome, builder = min(((compare(units(answer, prefilled), u), builder) for builder, u, _ in known),
                                key=lambda scored: scored[0][1])
         per_annotator[result.annotator].append(outcome)
         per_builder[builder].append(outcome)
