@@ -4,9 +4,10 @@ Alpha depends on the units only through the sum of their coincidence matrices (K
 Krippendorff's Alpha-Reliability", section C): unit u with n_uc values of category c adds
 ``(n_uc n_uk - [c = k] n_uc) / (m_u - 1)`` to cell (c, k), m_u being its number of values. A bootstrap
 resample of units is therefore a weight vector over units (how often each was drawn), and the coincidence
-matrices of a block of resamples are one matrix product: weights (resamples x units) @ per-unit matrices
-(units x V^2). That replaces one ``krippendorff.alpha`` call per resample (a minute on 100k units x 1000
-resamples) by a second or so, and gives the same alphas for the same draws (``tests`` compares them).
+matrices of all resamples are one matrix product: weights (resamples x unit patterns) @ the patterns'
+matrices (patterns x V^2). That replaces one ``krippendorff.alpha`` call per resample (a minute on
+100k units x 1000 resamples) by about a second, and gives the same alphas for the same draws (``tests``
+compare them).
 
 Hand-written because the `krippendorff` package computes one alpha per call; the distance metrics are
 Krippendorff's, as that package implements them (ordinal distances use the resample's own marginals).
@@ -18,15 +19,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-BLOCK = 64  # resamples per matrix product: BLOCK x units weights stay small (64 x 100k floats = 51 MB)
-
-
 def resample_indices(units: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """The bootstrap draws, one array of ``units`` unit indices per resample (the same stream for the fast
     path and for any per-resample reference)."""
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
-        yield rng.integers(0, units, units)
+        yield rng.integers(0, units, units, dtype=np.int32 if units < 2**31 else np.int64)
 
 
 def unit_coincidences(counts: np.ndarray) -> np.ndarray:
@@ -72,20 +70,31 @@ def alphas_from_coincidences(totals: np.ndarray, domain: np.ndarray, level: str)
         return np.where(expected > 0, 1 - (n - 1) * observed / expected, np.nan)
 
 
+def _patterns(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct count rows, each unit's row index); rows are encoded as integers when they fit, which
+    sorts far faster than ``np.unique(axis=0)``."""
+    base = int(counts.max()) + 1
+    if base ** counts.shape[1] < 2**62:
+        keys = counts.astype(np.int64) @ (base ** np.arange(counts.shape[1], dtype=np.int64))
+        _, first, pattern_of = np.unique(keys, return_index=True, return_inverse=True)
+        return counts[first], pattern_of.astype(np.int32)
+    patterns, pattern_of = np.unique(counts, axis=0, return_inverse=True)
+    return patterns, pattern_of.ravel()
+
+
 def bootstrap_alphas(counts: np.ndarray, domain: np.ndarray, level: str, n_boot: int, seed: int = 0
                      ) -> np.ndarray:
-    """Alpha of each of ``n_boot`` resamples of the pairable units (NaN for a resample with one value)."""
-    per_unit = unit_coincidences(counts)
-    units, size = len(per_unit), len(domain)
-    if not units or size < 2 or not n_boot:
+    """Alpha of each of ``n_boot`` resamples of the pairable units (NaN for a resample with one value).
+
+    Units with the same value counts have the same coincidence matrix, and there are few such patterns
+    (at most 246 for 5 categories and up to 5 values per unit), so a resample is summarised by how often it
+    drew each pattern (one small histogram per resample), and all resamples are one matrix product."""
+    pairable = counts[counts.sum(axis=1) >= 2]
+    size = len(domain)
+    if not len(pairable) or size < 2 or not n_boot:
         return np.full(n_boot, np.nan)
-    flat = per_unit.reshape(units, size * size)
-    draws = resample_indices(units, n_boot, seed)
-    out = []
-    for start in range(0, n_boot, BLOCK):
-        rows = min(BLOCK, n_boot - start)
-        picked = np.stack([next(draws) for _ in range(rows)])
-        offsets = (np.arange(rows)[:, None] * units + picked).ravel()
-        weights = np.bincount(offsets, minlength=rows * units).reshape(rows, units).astype(float)
-        out.append(alphas_from_coincidences((weights @ flat).reshape(rows, size, size), domain, level))
-    return np.concatenate(out)
+    patterns, pattern_of = _patterns(pairable)
+    flat = unit_coincidences(patterns).reshape(len(patterns), size * size)
+    weights = np.stack([np.bincount(pattern_of[idx], minlength=len(patterns))
+                        for idx in resample_indices(len(pairable), n_boot, seed)])
+    return alphas_from_coincidences((weights @ flat).reshape(n_boot, size, size), domain, level)

@@ -251,6 +251,8 @@ class Corpus:
         from whyset.validators.gates import check_release
 
         record, validation = check_release(self.store, Path(gates), override_gates) if gates else (None, None)
+        if validation is None and (runs := self.store.validation.runs()):
+            validation = self.store.validation.full(runs[-1])  # the card's quality section: the latest run
         result = export_dataset(self.store, Path(out), version=version, bump=bump, license_id=license,
                                 override=override_license, include_candidates=include_candidates,
                                 annotated_only=annotated_only, gates=record.as_dict() if record else None,
