@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+
 def resample_indices(units: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
     """The bootstrap draws, one array of ``units`` unit indices per resample (the same stream for the fast
     path and for any per-resample reference)."""
