@@ -58,9 +58,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.duckdb"
-        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+        subprocess.run([sys.executable, "-c", ("import sys; from pathlib import Path; "
                         "from whyset.corpora.store import CorpusStore; from whyset.corpora.esnli import import_esnli; "
-                        "import_esnli(CorpusStore(sys.argv[1]), Path(sys.argv[2]))", str(store), str(args.esnli)],
+                        "import_esnli(CorpusStore(sys.argv[1]), Path(sys.argv[2]))"), str(store), str(args.esnli)],
                        check=True)
         total = child(TOTAL, str(store), str(Path(tmp) / "report.html"))
         print(f"| validate run, full e-SNLI dev (29,526 explanations) | {total['seconds']:.1f} s wall, "

@@ -115,12 +115,12 @@ def _quality(validation: dict[str, Any] | None) -> list[str]:
 def _limitations(validation: dict[str, Any] | None) -> list[str]:
     """What the figures cannot tell, in general and from this validation run's own warnings."""
     lines = ["## Limitations", "",
-             "- Model candidates are released as the builders produced them; the quality figures describe them per "
-             "builder, not row by row, and a candidate no round reviewed carries no human judgement.",
-             "- Faithfulness and flip rates are measured with the classifier that built the candidates (and a "
-             "second head on other examples): they show how well candidates explain that model, not the task.",
-             "- Agreement covers the items two or more annotators answered; the gold answer of an item with one "
-             "annotator is that annotator's answer."]
+             ("- Model candidates are released as the builders produced them; the quality figures describe them per "
+             "builder, not row by row, and a candidate no round reviewed carries no human judgement."),
+             ("- Faithfulness and flip rates are measured with the classifier that built the candidates (and a "
+             "second head on other examples): they show how well candidates explain that model, not the task."),
+             ("- Agreement covers the items two or more annotators answered; the gold answer of an item with one "
+             "annotator is that annotator's answer.")]
     if validation is not None:
         from whyset.validators.families import families
 

@@ -18,14 +18,9 @@ from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
 
 RECIPE = """
-[sources]
-limit = 8
-[classifier]
-train_limit = 60
-[[builder]]
-id = "ig"
-type = "attribution_rationale"
-steps = 8
+sources = {limit = 8}
+classifier = {train_limit = 60}
+builder = [{id = "ig", type = "attribution_rationale", steps = 8}]
 """
 
 

@@ -139,6 +139,11 @@ class MetricFamily:
         """Markdown lines for the dataset card's quality section."""
         return []
 
+    @staticmethod
+    def builders(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The per-builder entries of a candidate-quality result (figures ``<family>.<builder>.<figure>``)."""
+        return {key: value for key, value in result.items() if isinstance(value, dict)}
+
 
 FAMILIES: Registry[type[MetricFamily]] = Registry("metric_families", "metric family", ["whyset.validators.families"])
 
@@ -150,11 +155,6 @@ def register_family(cls: type[MetricFamily]) -> type[MetricFamily]:
 def number(value: float | None, digits: int = 3) -> str:
     """A figure for the card's prose: fixed digits, "n/a" for an undefined one."""
     return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def builders_in(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The per-builder entries of a candidate-quality result (``<family>.<builder>.<figure>``)."""
-    return {key: value for key, value in result.items() if isinstance(value, dict)}
 
 
 def families() -> list[MetricFamily]:

@@ -17,14 +17,7 @@ import numpy as np
 from whyset.annotation.views import VIEWS
 from whyset.validators.classifiers import memoized, second_opinion
 from whyset.validators.disagreement import DECIDED
-from whyset.validators.families import (
-    MetricFamily,
-    Skipped,
-    ValidationData,
-    builders_in,
-    number,
-    register_family,
-)
+from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
 from whyset.validators.quality import counterfactual_quality
 
 _FIGURES = ("candidates", "rejected", "flip_rate", "flip_rate_second", "token_edit_distance",
@@ -99,5 +92,5 @@ build)' }}. Fluency change: mean change of the generator LM's token log-likeliho
                  "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} ({v['rejected']} rejected) | {number(v.get('flip_rate'), 2)} | "
                   f"{number(v.get('flip_rate_second'), 2)} | {number(v['human_flip_rate'], 2)} ({v['reviews']}) | "
-                  f"{number(v.get('token_edit_distance'), 1)} |" for b, v in builders_in(result).items()]
+                  f"{number(v.get('token_edit_distance'), 1)} |" for b, v in self.builders(result).items()]
         return lines + [""]

@@ -19,14 +19,7 @@ from typing import Any
 import numpy as np
 
 from whyset.corpora.tokens import content_tokens
-from whyset.validators.families import (
-    MetricFamily,
-    Skipped,
-    ValidationData,
-    builders_in,
-    number,
-    register_family,
-)
+from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
 from whyset.validators.quality import answer_grounded, normalize
 
 _FIGURES = ("candidates", "rejected", "supports_label_rate", "grounding", "answer_grounded_rate",
@@ -108,5 +101,5 @@ builder's similarity thresholds. Label support: {{ r.classifier or 'not measured
                  "restatements | near-duplicates |"), "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} ({v['rejected']} rejected) | {number(v.get('supports_label_rate'), 2)} | "
                   f"{number(v.get('grounding'), 2)} | {number(v['restatement_rate'], 2)} | "
-                  f"{number(v['near_duplicate_rate'], 2)} |" for b, v in builders_in(result).items()]
+                  f"{number(v['near_duplicate_rate'], 2)} |" for b, v in self.builders(result).items()]
         return lines + [""]

@@ -20,14 +20,7 @@ from whyset.corpora.kinds.rationale import Rationale
 from whyset.corpora.schema import ExplanationRecord, SourceExample
 from whyset.corpora.tokens import Offsets, covered, tokens
 from whyset.validators.faithfulness import Mask, aopc, faithfulness
-from whyset.validators.families import (
-    MetricFamily,
-    Skipped,
-    ValidationData,
-    builders_in,
-    number,
-    register_family,
-)
+from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
 from whyset.validators.plots import plt, png
 
 SCORED = 200  # candidates scored per builder (a seeded sample beyond that: ~25 model calls per candidate)
@@ -103,7 +96,7 @@ span in each field. Target: the class the classifier predicts on the full input.
         return {b: _builder(data, kept, len(refused)) for b, (kept, refused) in builders.items()}
 
     def plots(self, result: dict[str, Any]) -> dict[str, str]:
-        measured = {b: v for b, v in builders_in(result).items() if v["candidates"]}
+        measured = {b: v for b, v in self.builders(result).items() if v["candidates"]}
         if not measured:
             return {}
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
@@ -121,7 +114,7 @@ span in each field. Target: the class the classifier predicts on the full input.
         lines = ["", ("Rationale candidates, faithfulness to the build's classifier (ERASER; random = equal-size "
                  "random span):"), "", ("| builder | candidates | comprehensiveness (random) | sufficiency (random) "
                  "| AOPC comprehensiveness (random) |"), "|---|---|---|---|---|"]
-        for b, v in builders_in(result).items():
+        for b, v in self.builders(result).items():
             if not v["candidates"]:
                 lines.append(f"| {b} | 0 ({v['rejected']} rejected) | n/a | n/a | n/a |")
                 continue

@@ -14,14 +14,7 @@ import numpy as np
 
 from whyset.corpora.tokens import content_tokens, covered
 from whyset.validators.aggregation import by_source
-from whyset.validators.families import (
-    MetricFamily,
-    Skipped,
-    ValidationData,
-    builders_in,
-    number,
-    register_family,
-)
+from whyset.validators.families import MetricFamily, Skipped, ValidationData, number, register_family
 from whyset.validators.families.faithfulness import rationale_masks
 from whyset.validators.plausibility import plausibility
 
@@ -73,5 +66,5 @@ class Plausibility(MetricFamily):
                  "ERASER definitions):"), "", "| builder | candidates | token F1 | IOU F1 macro | IOU F1 micro | AUPRC |",
                  "|---|---|---|---|---|---|"]
         lines += [f"| {b} | {v['candidates']} | {number(v['token_f1'])} | {number(v['iou_f1'])} | "
-                  f"{number(v['iou_f1_micro'])} | {number(v.get('auprc'))} |" for b, v in builders_in(result).items()]
+                  f"{number(v['iou_f1_micro'])} | {number(v.get('auprc'))} |" for b, v in self.builders(result).items()]
         return lines + [""]
