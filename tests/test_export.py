@@ -53,7 +53,8 @@ def test_export_loads_into_configs_with_columns(esnli_store: CorpusStore, tmp_pa
     source = _add_model_explanations(esnli_store)
     out = tmp_path / "ds"
     result = export_dataset(esnli_store, out, include_candidates=True)
-    assert result.counts == {"examples": 60, "qa_explanations": 180, "rationales": 1, "counterfactuals": 1}
+    assert result.counts == {"examples": 60, "qa_explanations": 180, "rationales": 1, "counterfactuals": 1,
+                             "gold": 60}  # one aggregated row per annotated example
 
     examples = load_export(out, "examples")
     assert list(examples) == ["validation"]
@@ -137,7 +138,7 @@ def test_card_yaml_carries_licence_and_metadata(esnli_store: CorpusStore, tmp_pa
     assert meta["source_datasets"] == ["extended|esnli"]
     assert meta["size_categories"] == ["n<1K"]
     assert meta["language"] == ["en"] and meta["task_categories"] == ["text-classification"]
-    assert [c["config_name"] for c in meta["configs"]] == ["examples", "qa_explanations"]
+    assert [c["config_name"] for c in meta["configs"]] == ["examples", "qa_explanations", "gold"]
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "Camburu" in card and "Released under **MIT**" in card
 
@@ -147,7 +148,7 @@ def test_croissant_validates_and_reads(esnli_store: CorpusStore, tmp_path: Path)
     export_dataset(esnli_store, tmp_path / "ds", include_candidates=True)
     dataset = mlc.Dataset(jsonld=str(tmp_path / "ds" / "croissant.json"))  # raises on validation errors
     assert {rs.name for rs in dataset.metadata.record_sets} == {
-        "examples", "qa_explanations", "rationales", "counterfactuals"}
+        "examples", "qa_explanations", "rationales", "counterfactuals", "gold"}
     records = list(dataset.records("examples"))
     assert len(records) == 60 and {r["examples/label"] for r in records} <= {
         b"entailment", b"neutral", b"contradiction"}
