@@ -56,6 +56,7 @@ test:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_import_export.py --esnli $(SHARED)/data/esnli-dev
 	$(BIN)/python benchmarks/bench_agreement.py
+	$(BIN)/python benchmarks/bench_validate.py --esnli $(SHARED)/data/esnli-dev
 
 bench-builders: $(STAMP) debs-demo
 	$(BIN)/python benchmarks/bench_builders.py --esnli $(SHARED)/data/esnli-dev

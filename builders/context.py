@@ -4,6 +4,7 @@ and the helpers every builder needs to turn its output into provenance-carrying 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -18,7 +19,7 @@ from whyset.builders.classifier import (
     prototype_classifier,
 )
 from whyset.builders.models import Generator, load_encoder, load_generator
-from whyset.builders.recipe import Recipe
+from whyset.builders.recipe import ClassifierSettings, Models, Recipe
 from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_builds import RejectedCandidate
@@ -73,6 +74,24 @@ def accepted_exemplars(store: CorpusStore, exclude: set[str], limit: int = 2000)
     return found
 
 
+def load_classifier(models: Models, settings: ClassifierSettings, fields: list[str], labels: list[str],
+                    train: Sequence[tuple[str, dict[str, str], str]]
+                    ) -> tuple[EncoderClassifier | SequenceClassifier, dict[str, Any]]:
+    """The recipe's classifier (and the linear head's training report): a fine-tuned model, the prototype head,
+    or the linear head trained on ``train`` (cached, so reloading it with the same ids trains nothing)."""
+    if settings.model:
+        return SequenceClassifier(settings.model, fields, labels, models.offline), {}
+    if settings.head == "prototype":
+        if not settings.descriptions or len(fields) != 1:
+            raise WhysetError("classifier.head = 'prototype' needs classifier.descriptions and one text field")
+        unknown = set(settings.descriptions) - set(labels)
+        if unknown or set(labels) - set(settings.descriptions):
+            raise WhysetError(f"classifier.descriptions must describe exactly the labels {labels}")
+        return prototype_classifier(models.encoder, fields[0], {label: settings.descriptions[label] for label in labels},
+                                    models.offline), {}
+    return linear_classifier(models.encoder, fields, labels, train, offline=models.offline)
+
+
 class BuildContext:
     def __init__(self, view: CorpusView, recipe: Recipe):
         self.view, self.recipe = view, recipe
@@ -81,21 +100,15 @@ class BuildContext:
 
     @cached_property
     def classifier(self) -> EncoderClassifier | SequenceClassifier:
-        settings, models = self.recipe.classifier, self.recipe.models
-        if settings.model:
-            return SequenceClassifier(settings.model, self.fields, self.labels, models.offline)
-        if settings.head == "prototype":
-            if not settings.descriptions or len(self.fields) != 1:
-                raise WhysetError("classifier.head = 'prototype' needs classifier.descriptions and one text field")
-            unknown = set(settings.descriptions) - set(self.labels)
-            if unknown or set(self.labels) - set(settings.descriptions):
-                raise WhysetError(f"classifier.descriptions must describe exactly the labels {self.labels}")
-            return prototype_classifier(models.encoder, self.fields[0],
-                                        {label: settings.descriptions[label] for label in self.labels},
-                                        models.offline)
-        classifier, self.classifier_report = linear_classifier(models.encoder, self.fields, self.labels,
-                                                               self.view.train, offline=models.offline)
+        classifier, self.classifier_report = load_classifier(self.recipe.models, self.recipe.classifier,
+                                                             self.fields, self.labels, self.view.train)
         return classifier
+
+    def classifier_record(self) -> dict[str, Any]:
+        """What reloads this build's classifier later (``validate run`` scores faithfulness and flips with it):
+        the recipe's models and classifier settings, and the ids a linear head is trained on."""
+        return {"models": self.recipe.models.model_dump(), "classifier": self.recipe.classifier.model_dump(),
+                "train_ids": [source_id for source_id, _, _ in self.view.train]}
 
     @cached_property
     def generator(self) -> Generator:

@@ -76,6 +76,8 @@ def build(store: CorpusStore, recipe_path: Path, only: list[str] | None = None,
             report.kept += len(output.kept)
             report.rejected += len(output.rejected)
         report.seconds = time.perf_counter() - start
+        if "classifier" in BUILDERS.get(settings.type).needs:  # so that validate run can reload it
+            store.builds.record_classifier(settings.id, settings.config_hash, ctx.classifier_record())
         if not classifier_loaded and ctx.classifier_report:  # report training once, where it happened
             report.extra["classifier"] = ctx.classifier_report
     if engine.name == "ray":

@@ -77,6 +77,7 @@ def render_card(name: str, info: CorpusInfo, tables: list[ConfigTable], provenan
               "", "```python", "from datasets import load_dataset",
               f'ds = load_dataset("<this repo or folder>", "{tables[-1].name}")', "```", ""]
     lines += _quality(validation)
+    lines += _limitations(validation)
     lines += ["## Licence", "", f"Released under **{lic['release']}**. Source licences: {', '.join(lic['sources'])}."]
     if lic["override"]:
         lines += ["", f"**Licence check overridden by the publisher.** Reason given: {md(lic['override'])}"]
@@ -108,6 +109,23 @@ def _quality(validation: dict[str, Any] | None) -> list[str]:
             lines += family.card_lines(validation[family.name])
         elif family.name in validation["skipped"]:
             lines.append(f"- {family.title}: not measured ({md(validation['skipped'][family.name])}).")
+    return lines + [""]
+
+
+def _limitations(validation: dict[str, Any] | None) -> list[str]:
+    """What the figures cannot tell, in general and from this validation run's own warnings."""
+    lines = ["## Limitations", "",
+             ("- Model candidates are released as the builders produced them; the quality figures describe them per "
+             "builder, not row by row, and a candidate no round reviewed carries no human judgement."),
+             ("- Faithfulness and flip rates are measured with the classifier that built the candidates (and a "
+             "second head on other examples): they show how well candidates explain that model, not the task."),
+             ("- Agreement covers the items two or more annotators answered; the gold answer of an item with one "
+             "annotator is that annotator's answer.")]
+    if validation is not None:
+        from whyset.validators.families import families
+
+        lines += [f"- {family.title}: {md(warning)}" for family in families() if family.name in validation
+                  for warning in validation[family.name].get("warnings", [])]
     return lines + [""]
 
 

@@ -1,6 +1,6 @@
 """Build bookkeeping: which (builder config, source) pairs are built (``build_log``, so ``whyset build``
-resumes exactly), and the candidates a builder's checks refused (``rejected_candidates``, kept with the reason,
-never dropped)."""
+resumes exactly), the candidates a builder's checks refused (``rejected_candidates``, kept with the reason,
+never dropped), and what reloads the classifier a build used (``build_classifiers``, for ``validate run``)."""
 
 from __future__ import annotations
 
@@ -79,3 +79,14 @@ class BuildTables:
         for _id, source_id, builder, kind, reason, provenance, payload, scores in rows:
             yield RejectedCandidate(source_id, builder, kind, reason, Provenance.model_validate_json(provenance),
                                     json.loads(payload) if payload else None, json.loads(scores) if scores else None)
+
+    def record_classifier(self, builder_id: str, config_hash: str, classifier: dict[str, Any]) -> None:
+        """What reloads the classifier this build used (replaces an earlier record of the same build)."""
+        self.store.execute("INSERT OR REPLACE INTO build_classifiers VALUES (?, ?, ?, ?)",
+                           [builder_id, config_hash, json.dumps(classifier, sort_keys=True), datetime.now(UTC)])
+
+    def classifiers(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """(builder id, config hash) -> the recorded classifier, oldest record first."""
+        rows = self.store.execute("SELECT builder_id, config_hash, classifier FROM build_classifiers "
+                                  "ORDER BY recorded_at, builder_id")
+        return {(builder, config): json.loads(record) for builder, config, record in rows}

@@ -75,7 +75,9 @@ def build_tables(store: CorpusStore, sources: Sequence[SourceExample], include_c
         records = [r for role in roles for r in store.iter_explanations(role, spec.name) if r.source_id in by_id]
         if records:
             tables.append(_explanation_table(spec, sorted(records, key=lambda r: r.id), by_id, text_fields))
-    return tables
+    from whyset.corpora.gold import gold_table  # (it imports ConfigTable from here)
+
+    return tables + [gold for gold in [gold_table(store, sources, text_fields)] if gold is not None]
 
 
 def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],

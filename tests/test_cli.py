@@ -44,7 +44,7 @@ def test_import_export_info_round_trip(tmp_path: Path, esnli_dir: Path):
     assert run("import", "esnli", str(esnli_dir), "--limit", "30", cwd=tmp_path).returncode == 0
     done = run("export", "out", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "version 1.0.0 (new version), licence MIT, examples 30, qa_explanations 90" in done.stdout
+    assert "version 1.0.0 (new version), licence MIT, examples 30, qa_explanations 90, gold 30" in done.stdout
     again = run("export", "out", cwd=tmp_path)
     assert "version 1.0.0 (unchanged data, same version)" in again.stdout
     assert load_export(tmp_path / "out", "qa_explanations")["validation"].num_rows == 90

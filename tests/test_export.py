@@ -53,7 +53,8 @@ def test_export_loads_into_configs_with_columns(esnli_store: CorpusStore, tmp_pa
     source = _add_model_explanations(esnli_store)
     out = tmp_path / "ds"
     result = export_dataset(esnli_store, out, include_candidates=True)
-    assert result.counts == {"examples": 60, "qa_explanations": 180, "rationales": 1, "counterfactuals": 1}
+    assert result.counts == {"examples": 60, "qa_explanations": 180, "rationales": 1, "counterfactuals": 1,
+                             "gold": 60}  # one aggregated row per annotated example
 
     examples = load_export(out, "examples")
     assert list(examples) == ["validation"]
@@ -93,7 +94,7 @@ def test_reexport_is_byte_identical_and_keeps_version(esnli_store: CorpusStore, 
     first = export_dataset(esnli_store, tmp_path / "a")
     second = export_dataset(esnli_store, tmp_path / "b")
     files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a" / "data").rglob("*.parquet"))
-    assert len(files) == 2
+    assert len(files) == 3  # examples, qa_explanations, gold
     for relative in files:
         assert (tmp_path / "a" / relative).read_bytes() == (tmp_path / "b" / relative).read_bytes()
     assert (first.version, second.version, second.new_version) == ("1.0.0", "1.0.0", False)
@@ -138,7 +139,7 @@ def test_card_yaml_carries_licence_and_metadata(esnli_store: CorpusStore, tmp_pa
     assert meta["source_datasets"] == ["extended|esnli"]
     assert meta["size_categories"] == ["n<1K"]
     assert meta["language"] == ["en"] and meta["task_categories"] == ["text-classification"]
-    assert [c["config_name"] for c in meta["configs"]] == ["examples", "qa_explanations"]
+    assert [c["config_name"] for c in meta["configs"]] == ["examples", "qa_explanations", "gold"]
     card = (tmp_path / "ds" / "README.md").read_text()
     assert "Camburu" in card and "Released under **MIT**" in card
 
@@ -148,7 +149,7 @@ def test_croissant_validates_and_reads(esnli_store: CorpusStore, tmp_path: Path)
     export_dataset(esnli_store, tmp_path / "ds", include_candidates=True)
     dataset = mlc.Dataset(jsonld=str(tmp_path / "ds" / "croissant.json"))  # raises on validation errors
     assert {rs.name for rs in dataset.metadata.record_sets} == {
-        "examples", "qa_explanations", "rationales", "counterfactuals"}
+        "examples", "qa_explanations", "rationales", "counterfactuals", "gold"}
     records = list(dataset.records("examples"))
     assert len(records) == 60 and {r["examples/label"] for r in records} <= {
         b"entailment", b"neutral", b"contradiction"}
@@ -171,7 +172,7 @@ def test_provenance_file_lists_sources_producers_and_hashes(esnli_store: CorpusS
     assert prov["sources"][0]["examples"] == 60
     producers = {(p["config"], p["agent_id"]): p["records"] for p in prov["producers"]}
     assert producers[("qa_explanations", "a2")] == 60 and producers[("counterfactuals", "negation-rule")] == 1
-    assert all(h.startswith("sha256:") for h in prov["files"].values()) and len(prov["files"]) == 4
+    assert all(h.startswith("sha256:") for h in prov["files"].values()) and len(prov["files"]) == 5
 
 
 def _source(row: int, license_id: str | None) -> SourceExample:

@@ -113,3 +113,59 @@ def test_free_text_passed_as_labels_is_refused_not_run_out_of_memory():
     with pytest.raises(WhysetError, match="300 distinct labels: this looks like free text"):
         label_agreement(ratings_from_rows("label", rows))
 
+
+# Gwet, Handbook of Inter-Rater Reliability (4th ed.), the four-rater example of ch. 2 and 4 (12 units, five
+# categories, every rater misses some units; unit 12 has a single rating), as shipped with irrCAC
+# (`raw_4raters`). Published: AC1 = 0.7754 (pa 0.8182, pe 0.1903); Fleiss' generalized kappa 0.7612.
+GWET_4RATERS = {
+    "Rater1": [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    "Rater2": [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, None],
+    "Rater3": [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, 3],
+    "Rater4": [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+}
+
+
+def test_gwet_four_rater_example_counts_singly_rated_units_for_category_probabilities():
+    result = label_agreement(ratings_from_rows("label", _rows(GWET_4RATERS)), n_boot=0)
+    assert round(result["gwet_ac1"], 4) == 0.7754
+    assert round(result["percent_agreement"], 4) == 0.8182  # over the 11 units with two or more ratings
+    assert round(result["fleiss_kappa_generalized"], 4) == 0.7612
+    # leaving unit 12 (one rating) out of the category probabilities gives another, wrong, AC1
+    without = label_agreement(ratings_from_rows("label", [r for r in _rows(GWET_4RATERS) if r[0] != "u11"]),
+                              n_boot=0)
+    assert round(without["gwet_ac1"], 4) != 0.7754
+
+
+def test_one_value_in_the_domain_gives_undefined_figures_not_a_crash():
+    # two annotators chose the same label on every item: krippendorff.alpha itself raises here
+    rows = [(f"i{i}", a, "entailment") for i in range(4) for a in ("alice", "bob")]
+    result = label_agreement(ratings_from_rows("label", rows), n_boot=200)
+    assert result["krippendorff_alpha"] is None and result["krippendorff_alpha_ci95"] is None
+    assert result["gwet_ac1"] is None and result["fleiss_kappa"] is None
+    assert result["pairs"]["alice"]["bob"]["cohen_kappa"] is None
+    assert result["percent_agreement"] == 1.0
+    assert any("one value in the domain" in w for w in result["warnings"])
+    one_item = label_agreement(ratings_from_rows("label", [("i", "alice", "x"), ("i", "bob", "y")]), n_boot=50)
+    assert one_item["krippendorff_alpha"] is not None and one_item["percent_agreement"] == 0.0
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+def test_fast_bootstrap_equals_krippendorff_per_resample(level: str):
+    from whyset.validators.alpha_bootstrap import bootstrap_alphas, resample_indices
+    from whyset.validators.label_agreement import bootstrap_alpha_ci, value_counts
+
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 5, size=(4, 60)).astype(float)
+    data[rng.random(data.shape) < 0.3] = np.nan
+    counts, domain = value_counts(data)
+    pairable = counts[counts.sum(axis=1) >= 2]
+    reference = []
+    for idx in resample_indices(len(pairable), 120, seed=5):
+        sample = pairable[idx]
+        used = np.nonzero(sample.sum(axis=0))[0]
+        reference.append(krippendorff.alpha(value_counts=sample, value_domain=domain, level_of_measurement=level)
+                         if len(used) > 1 else np.nan)
+    fast = bootstrap_alphas(counts, domain, level, 120, seed=5)
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-12)
+    low, high = bootstrap_alpha_ci(data, level, n_boot=120, seed=5)
+    assert (low, high) == pytest.approx(tuple(np.percentile(reference, [2.5, 97.5])), abs=1e-12)

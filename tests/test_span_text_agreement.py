@@ -37,6 +37,42 @@ def test_span_agreement_on_tokens_with_majority_rationale(tmp_path: Path):
     assert result["pairs"]["a"]["c"]["span_iou"] == pytest.approx(0.5)
 
 
+def test_majority_rationale_never_bridges_a_unit_without_majority():
+    # characters 0 and 2 have a majority, character 1 has not: two spans, not [0, 3)
+    ratings = ratings_from_rows("span", [("x", "a", [(0, 1), (2, 3)]), ("x", "b", [(0, 1), (2, 3)]),
+                                         ("x", "c", [(1, 2)])])
+    assert span_agreement(ratings, n_boot=0)["majority_rationale"] == {"x": [[0, 1], [2, 3]]}
+    # adjacent majority tokens merge, across the space (and punctuation) between them
+    text = "not good, at all"
+    rows = [("t", a, [(0, 8)]) for a in ("a", "b")] + [("t", "c", [(10, 12)])]
+    ratings = ratings_from_rows("span", rows)
+    ratings.texts["t"] = text
+    assert span_agreement(ratings, n_boot=0)["majority_rationale"] == {"t": [[0, 8]]}
+
+
+def test_span_agreement_per_annotator():
+    text = "a b c d e f"
+    marks = {"good1": [(0, 3)], "good2": [(0, 3)], "odd": [(8, 11)]}
+    ratings = ratings_from_rows("span", [(f"i{k}", a, spans) for k in range(3) for a, spans in marks.items()])
+    ratings.texts.update({f"i{k}": text for k in range(3)})
+    per = span_agreement(ratings, n_boot=0)["per_annotator"]
+    assert per["good1"]["span_f1"] == pytest.approx(0.5) and per["odd"]["span_f1"] == 0.0
+    assert per["odd"]["alpha_without"] == pytest.approx(1.0) and per["odd"]["items"] == 3
+    assert per["good1"]["alpha_without"] < 0
+
+
+def test_rouge_l_is_rouge_score_exactly_on_esnli_explanations(esnli_dir: Path):
+    from rouge_score.rouge_scorer import RougeScorer
+
+    from whyset.validators.rouge import rouge_l
+
+    texts = [(esnli_dir / f"preproc1_expl_{k}.dev").read_text().splitlines()[:300] for k in (1, 2)]
+    scorer = RougeScorer(["rougeL"])
+    for a, b in zip(*texts, strict=True):
+        assert rouge_l(a, b) == pytest.approx(scorer.score(a, b)["rougeL"].fmeasure, abs=1e-12)
+    assert rouge_l("", "a dog") == 0.0 and rouge_l("A dog!", "a DOG") == 1.0
+
+
 def test_text_agreement_leave_one_out():
     rows = [("1", "a", "a dog runs in the park"), ("1", "b", "a dog runs in the park"),
             ("1", "c", "cats sleep all day long"), ("2", "a", "the sky is blue today"),

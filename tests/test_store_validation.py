@@ -54,7 +54,7 @@ def test_report_is_html_with_tables_and_plots(esnli_store: CorpusStore, tmp_path
     results = run_validation(esnli_store, n_boot=20)
     gates = evaluate([Gate("label.krippendorff_alpha", min=0.8)], results)
     html = write_report(results, tmp_path / "report.html", "demo", gates).read_text()
-    assert html.count("data:image/png;base64,") == 3  # corpus, text agreement, kappa heatmap
+    assert html.count("data:image/png;base64,") == 4  # corpus, text agreement, kappa heatmap, span per annotator
     assert "Krippendorff&#39;s alpha (nominal)" in html or "Krippendorff's alpha (nominal)" in html
     assert re.search(r"label.krippendorff_alpha</td><td>[-0-9.]+</td><td>&gt;= 0.8</td>\s*<td class=\"fail\">", html)
     assert "routed to adjudication" in html
@@ -71,12 +71,17 @@ def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnl
     results = run_validation(store, n_boot=0)
     assert results["skipped"] == {"text": "agreement needs at least 2 annotators; found 1 (a1)",
                                   "label": "no labelled human annotations", "span": "no human rationale spans",
-                                  "disagreements": "no item has two or more human answers yet"}
+                                  "disagreements": "no item has two or more human answers yet",
+                                  "faithfulness": "no rationale candidates (run a rationale builder)",
+                                  "plausibility": "no human rationale annotations to compare candidates with",
+                                  "counterfactuals": "no counterfactual candidates (run a counterfactual builder)",
+                                  "explanations": "no QA or explanation candidates (run an explanation builder)",
+                                  "judgements": "no review answers pulled from Label Studio yet"}
     assert "text" not in results and results["corpus"]["annotations"] == 10
 
 
 def test_store_without_annotations_is_a_clear_error(store: CorpusStore):
-    with pytest.raises(WhysetError, match="no human annotations to validate"):
+    with pytest.raises(WhysetError, match="nothing to validate \\(no human annotations and no candidates\\)"):
         run_validation(store)
 
 
@@ -167,5 +172,5 @@ def test_user_text_with_math_and_pipes_renders_in_the_report(store: CorpusStore,
     assert results["label"]["pairs"]["$a_b_c$"]["a|b"]["cohen_kappa"] == pytest.approx(1.0)
     assert results["label"]["per_annotator"]["a|b"]["mean_cohen_kappa"] is not None
     html = write_report(results, tmp_path / "report.html", "$5 corpus", None).read_text()
-    assert html.count("data:image/png;base64,") == 2  # label balance, kappa heatmap: both drawn
+    assert html.count("data:image/png;base64,") == 3  # label balance, kappa heatmap, span per annotator
     assert "$a_b_c$" in html and "a|b" in html

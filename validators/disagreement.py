@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from itertools import combinations
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,26 +74,17 @@ class SpanOverlap:
 
 @dataclass(frozen=True)
 class TextOverlap:
-    """Free-text explanations: ROUGE-L F1 of the best-matching pair (rouge-score)."""
+    """Free-text explanations: ROUGE-L F1 of the best-matching pair (shared with text agreement)."""
 
     threshold: float = 0.2
     name: str = "best pairwise ROUGE-L F1"
 
     def score(self, payloads: Sequence[Payload], source: SourceExample) -> float | None:
+        from whyset.validators.rouge import rouge_l
+
         texts = [p.explanation for p in payloads]  # type: ignore[attr-defined]
         scores = [rouge_l(a, b) for a, b in combinations(texts, 2)]
         return max(scores) if scores else None
-
-
-@cache
-def _rouge_scorer() -> Any:
-    from rouge_score.rouge_scorer import RougeScorer
-
-    return RougeScorer(["rougeL"])
-
-
-def rouge_l(a: str, b: str) -> float:
-    return _rouge_scorer().score(a, b)["rougeL"].fmeasure
 
 
 @dataclass(frozen=True)

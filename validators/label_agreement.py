@@ -1,9 +1,18 @@
 """Agreement on labels, choices and ratings.
 
 Krippendorff's alpha comes from the `krippendorff` package, Cohen's and Fleiss' kappa from `statsmodels`.
-Gwet's AC1 and the multi-rater percent agreement are computed here (Gwet 2008, eq. for multiple raters
-with missing ratings) because neither library has them; `irrCAC` does, but it is unmaintained since 2024
-and pulls its own pandas pipeline for a ten-line formula.
+Gwet's AC1, the multi-rater percent agreement and Fleiss' kappa generalized to missing ratings are computed
+here (Gwet 2008; Handbook of Inter-Rater Reliability, ch. 2 and 4) because neither library has them; `irrCAC`
+does, but it pins pandas < 3 and scipy 1.12, which whyset cannot install beside its other dependencies.
+Following Gwet: category probabilities are taken over every rated item, singly rated ones included;
+percent agreement over the items with two or more ratings.
+
+Alpha's bootstrap is hand-written too (:mod:`whyset.validators.alpha_bootstrap`): calling
+``krippendorff.alpha`` once per resample takes a minute on 100k items, resampling coincidence matrices
+well under a second, with the same result.
+
+Degenerate tables never raise: with a single value in the domain (everyone chose the same label), chance
+agreement is 1 and every chance-corrected figure is undefined, so it is None and a warning says why.
 """
 
 from __future__ import annotations
@@ -66,24 +75,24 @@ def value_counts(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return counts, domain
 
 
-def krippendorff_alpha(matrix: np.ndarray, level: Level) -> float:
+def krippendorff_alpha(matrix: np.ndarray, level: Level) -> float | None:
+    """Alpha from the `krippendorff` package; None when fewer than two values occur (alpha is undefined, and
+    the package raises "There has to be more than one value in the domain")."""
     counts, domain = value_counts(matrix)
-    return float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
+    if len(domain) < 2:
+        return None
+    return _finite(float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level)))
 
 
 def bootstrap_alpha_ci(matrix: np.ndarray, level: Level, n_boot: int = 1000, confidence: float = 0.95,
                        seed: int = 0) -> tuple[float | None, float | None]:
-    """Percentile bootstrap over units (items resampled with replacement)."""
+    """Percentile bootstrap over units (pairable items resampled with replacement, :func:`resample_indices`)."""
+    from whyset.validators.alpha_bootstrap import bootstrap_alphas
+
     counts, domain = value_counts(matrix)
-    counts = counts[counts.sum(axis=1) >= 2]  # single-coded units carry no information
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_boot):
-        sample = counts[rng.integers(0, len(counts), len(counts))]
-        if len(np.nonzero(sample.sum(axis=0))[0]) < 2:
-            continue  # a resample with a single value has undefined alpha
-        draws.append(krippendorff.alpha(value_counts=sample, value_domain=domain, level_of_measurement=level))
-    if not draws:
+    draws = bootstrap_alphas(counts, domain, level, n_boot, seed)
+    draws = draws[np.isfinite(draws)]  # a resample with a single value has undefined alpha
+    if not len(draws):
         return None, None
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(draws, [tail, 100 - tail])
@@ -108,16 +117,30 @@ def percent_agreement(counts: np.ndarray) -> float:
     return float(pairs.mean())
 
 
+def category_shares(counts: np.ndarray) -> np.ndarray:
+    """pi_k: the share of category k within each item, averaged over every rated item (singly rated too)."""
+    n = counts.sum(axis=1)
+    rated = n >= 1
+    return (counts[rated] / n[rated, None]).mean(axis=0)
+
+
 def gwet_ac1(counts: np.ndarray) -> float:
-    """Gwet's AC1 for several raters with missing ratings (Gwet 2008; Handbook of IRR, ch. 4)."""
+    """Gwet's AC1 for several raters with missing ratings (Gwet 2008; Handbook of IRR, ch. 4). ``counts``
+    holds every rated item: singly rated ones count for the category probabilities, not for agreement."""
     q = counts.shape[1]
     if q < 2:
         return float("nan")
-    n = counts.sum(axis=1)
-    rated = n >= 1
-    pi = (counts[rated] / n[rated, None]).mean(axis=0)
+    pi = category_shares(counts)
     chance = (pi * (1 - pi)).sum() / (q - 1)
     return (percent_agreement(counts) - chance) / (1 - chance)
+
+
+def fleiss_generalized(counts: np.ndarray) -> float:
+    """Fleiss' kappa generalized to missing ratings (Gwet, Handbook of IRR, ch. 2): percent agreement over the
+    items with 2+ ratings, chance agreement sum(pi_k^2) with pi_k over every rated item."""
+    pi = category_shares(counts)
+    chance = float((pi ** 2).sum())
+    return float("nan") if chance >= 1 else (percent_agreement(counts) - chance) / (1 - chance)
 
 
 def fleiss(counts: np.ndarray) -> tuple[float, int]:
@@ -126,7 +149,10 @@ def fleiss(counts: np.ndarray) -> tuple[float, int]:
     usable = n[n >= 2]
     modal = int(np.bincount(usable).argmax())
     chosen = counts[n == modal]
-    return float(fleiss_kappa(chosen, method="fleiss")), len(chosen)
+    if counts.shape[1] < 2:
+        return float("nan"), len(chosen)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(fleiss_kappa(chosen, method="fleiss")), len(chosen)
 
 
 def cohen(ratings: Ratings, a: str, b: str, categories: list[Any], level: Level) -> tuple[float | None, np.ndarray, int]:
@@ -171,7 +197,11 @@ def label_agreement(ratings: Ratings, level: Level = "nominal", n_boot: int = 10
     items = ratings.pairable_items()
     matrix = reliability_matrix(ratings, categories, items)
     counts = category_counts(ratings, categories, items)
+    every = category_counts(ratings, categories, ratings.items)  # singly rated items too (for pi_k)
     fleiss_value, fleiss_items = fleiss(counts)
+    if len(categories) < 2:
+        warnings.append(f"every answer is {categories[0]!r}: with one value in the domain, chance-corrected "
+                        "agreement (alpha, kappas, AC1) is undefined")
     low, high = bootstrap_alpha_ci(matrix, level, n_boot=n_boot, seed=seed) if n_boot else (None, None)
     annotators = ratings.annotators
     pairs: Pairs = {}
@@ -197,9 +227,10 @@ def label_agreement(ratings: Ratings, level: Level = "nominal", n_boot: int = 10
     return {
         "kind": "label", "level": level, "annotators": len(annotators), "items": len(ratings.values),
         "items_pairable": len(items), "categories": [str(c) for c in categories],
-        "krippendorff_alpha": _finite(krippendorff_alpha(matrix, level)),
+        "krippendorff_alpha": krippendorff_alpha(matrix, level),
         "krippendorff_alpha_ci95": [_finite(low), _finite(high)] if low is not None else None,
         "fleiss_kappa": _finite(fleiss_value), "fleiss_items": fleiss_items,
-        "gwet_ac1": _finite(gwet_ac1(counts)), "percent_agreement": _finite(percent_agreement(counts)),
+        "fleiss_kappa_generalized": _finite(fleiss_generalized(every)),
+        "gwet_ac1": _finite(gwet_ac1(every)), "percent_agreement": _finite(percent_agreement(counts)),
         "pairs": pairs, "confusion": confusion, "per_annotator": per_annotator, "warnings": warnings,
     }

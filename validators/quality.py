@@ -3,7 +3,8 @@
 The models are passed in as plain functions so the same figures work with the offline defaults, a
 user's checkpoint, or an OpenAI-compatible endpoint wrapped in a function:
 
-* ``predict(texts) -> (n, classes) probabilities``   (classifier, e.g. an NLI model)
+* ``predict(inputs) -> (n, classes) probabilities``  (classifier, e.g. an NLI model; inputs are the texts
+  themselves unless ``inputs`` gives what the classifier reads, e.g. the edited example's fields)
 * ``loglik(texts) -> (n,) mean token log-likelihood`` (causal LM)
 * ``embed(texts) -> (n, d) vectors``                  (sentence embeddings, e.g. MiniLM)
 """
@@ -19,9 +20,9 @@ from typing import Any
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-from whyset.validators.faithfulness import Predict
 from whyset.validators.text_agreement import Embed
 
+Predict = Callable[[Sequence[Any]], np.ndarray]
 LogLik = Callable[[Sequence[str]], np.ndarray]
 
 
@@ -35,13 +36,15 @@ def normalize(text: str) -> str:
 
 def counterfactual_quality(originals: Sequence[str], edited: Sequence[str], targets: Sequence[int], predict: Predict,
                            loglik: LogLik | None = None, embed: Embed | None = None,
-                           groups: Sequence[str] | None = None) -> dict[str, Any]:
+                           groups: Sequence[str] | None = None, inputs: Sequence[Any] | None = None
+                           ) -> dict[str, Any]:
     """Flip rate, token edit distance, fluency (LM log-likelihood) and diversity of a counterfactual set.
 
     ``groups`` names the original of each counterfactual; diversity is the mean pairwise cosine distance
     between counterfactuals of the same original (how different the alternatives are from each other).
+    ``inputs`` is what ``predict`` reads for each counterfactual (default: the edited texts).
     """
-    flipped = predict(list(edited)).argmax(axis=1) == np.asarray(targets)
+    flipped = predict(list(edited if inputs is None else inputs)).argmax(axis=1) == np.asarray(targets)
     distances = [Levenshtein.distance(o.split(), e.split()) for o, e in zip(originals, edited, strict=True)]
     normalized = [d / max(len(o.split()), len(e.split()), 1) for d, o, e in zip(distances, originals, edited,
                                                                                 strict=True)]
@@ -60,6 +63,11 @@ def counterfactual_quality(originals: Sequence[str], edited: Sequence[str], targ
                    for i, j in combinations(members, 2)]
         result["diversity"] = float(np.mean(spreads)) if spreads else None
     return result
+
+
+def answer_grounded(answer: str, passage: str) -> bool:
+    """The normalized answer occurs in the normalized passage."""
+    return normalize(answer) in normalize(passage)
 
 
 def _near_duplicate_pairs(unit_vectors: np.ndarray, threshold: float, block: int = 1024) -> int:
@@ -83,7 +91,7 @@ def qa_quality(passages: Sequence[str], answers: Sequence[str], explanations: Se
     * restates input: explanation and passage embeddings closer than ``restate_threshold`` (cosine);
     * duplicates: identical normalized explanations, plus near-duplicates above ``duplicate_threshold``.
     """
-    grounded = [normalize(a) in normalize(p) for a, p in zip(answers, passages, strict=True)]
+    grounded = [answer_grounded(a, p) for a, p in zip(answers, passages, strict=True)]
     norm = [normalize(e) for e in explanations]
     exact = sum(n - 1 for n in Counter(norm).values())
     result: dict[str, Any] = {"triples": len(explanations), "answer_grounded_rate": float(np.mean(grounded)),

@@ -40,16 +40,25 @@ def _f1_iou(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
     return 2 * both / (a.sum() + b.sum()), both / either
 
 
-def majority_spans(units: list[tuple[int, int]], votes: np.ndarray, annotators: int) -> list[tuple[int, int]]:
-    """Merge units marked by more than half of the item's annotators into contiguous character spans."""
-    chosen = [unit for unit, v in zip(units, votes, strict=True) if v * 2 > annotators]
+def merge_units(units: list[tuple[int, int]], chosen: Sequence[bool]) -> list[tuple[int, int]]:
+    """Character spans of runs of chosen units: a run joins *adjacent* units only (consecutive in ``units``),
+    never across a unit that was not chosen, however close their characters are."""
     merged: list[tuple[int, int]] = []
-    for start, end in chosen:
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+    previous = -2
+    for i, ((start, end), on) in enumerate(zip(units, chosen, strict=True)):
+        if not on:
+            continue
+        if merged and previous == i - 1:
+            merged[-1] = (merged[-1][0], end)
         else:
             merged.append((start, end))
+        previous = i
     return merged
+
+
+def majority_spans(units: list[tuple[int, int]], votes: np.ndarray, annotators: int) -> list[tuple[int, int]]:
+    """Units marked by more than half of the item's annotators, adjacent ones merged into spans."""
+    return merge_units(units, [v * 2 > annotators for v in votes])
 
 
 def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
@@ -73,24 +82,38 @@ def span_agreement(ratings: Ratings, n_boot: int = 1000, seed: int = 0) -> dict[
                 pair_scores[a, b].append(scores)
         majority[item] = majority_spans(units, sum(marked.values()), len(by))
     matrix = np.concatenate(columns, axis=1) if columns else np.empty((len(annotators), 0))
-    if np.nansum(matrix) == 0 or np.nanmin(matrix) == 1:
-        alpha, ci = None, None
-        warnings.append("every unit has the same mark, so alpha is undefined")
-    else:
-        alpha = krippendorff_alpha(matrix, "nominal")
-        ci = list(bootstrap_alpha_ci(matrix, "nominal", n_boot=n_boot, seed=seed)) if n_boot else None
+    alpha, ci = _alpha(matrix, n_boot, seed, warnings)
     pairs: Pairs = {}
     for (a, b), v in pair_scores.items():
         pairs.setdefault(a, {})[b] = {"span_f1": float(np.mean([s[0] for s in v])) if v else None,
                                       "span_iou": float(np.mean([s[1] for s in v])) if v else None, "items": len(v)}
     f1s = [p["span_f1"] for _, _, p in pair_entries(pairs) if p["span_f1"] is not None]
     ious = [p["span_iou"] for _, _, p in pair_entries(pairs) if p["span_iou"] is not None]
+    per_annotator = {}  # alpha_without: the others' alpha, so an annotator who lowers agreement stands out
+    for i, annotator in enumerate(annotators):
+        mine = [p for a, b, p in pair_entries(pairs) if annotator in (a, b) and p["items"]]
+        rest, _ = _alpha(np.delete(matrix, i, axis=0), 0, seed, []) if len(annotators) > 2 else (None, None)
+        per_annotator[annotator] = {
+            "items": sum(annotator in ratings.values[t] for t in pairable),
+            "span_f1": float(np.mean([p["span_f1"] for p in mine])) if mine else None,
+            "span_iou": float(np.mean([p["span_iou"] for p in mine])) if mine else None,
+            "alpha_without": rest}
     return {
         "kind": "span", "annotators": len(annotators), "items": len(ratings.values),
         "items_pairable": len(pairable), "units": int(matrix.shape[1]),
         "unit": "token" if ratings.texts else "character",
         "krippendorff_alpha": alpha, "krippendorff_alpha_ci95": ci,
         "span_f1": float(np.mean(f1s)) if f1s else None, "span_iou": float(np.mean(ious)) if ious else None,
-        "pairs": pairs, "majority_rationale": {item: [list(s) for s in spans] for item, spans in majority.items()},
+        "pairs": pairs, "per_annotator": per_annotator, "majority_rationale": {item: [list(s) for s in spans] for item, spans in majority.items()},
         "warnings": warnings,
     }
+
+
+def _alpha(matrix: np.ndarray, n_boot: int, seed: int, warnings: list[str]) -> tuple[float | None, list | None]:
+    """Token alpha and its bootstrap CI; None (and a warning) when every unit has the same mark."""
+    marks_seen = np.unique(matrix[~np.isnan(matrix)])
+    if len(marks_seen) < 2:
+        warnings.append("every unit has the same mark, so alpha is undefined")
+        return None, None
+    alpha = krippendorff_alpha(matrix, "nominal")
+    return alpha, list(bootstrap_alpha_ci(matrix, "nominal", n_boot=n_boot, seed=seed)) if n_boot else None

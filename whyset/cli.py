@@ -232,6 +232,10 @@ def validate_run(
     gates: Annotated[Path | None, typer.Option(help="Gate file (TOML) to evaluate and show.")] = None,
     list_metrics: Annotated[bool, typer.Option(
         help="Print every figure's dotted name: those each metric family declares, then this run's.")] = False,
+    recipe: Annotated[Path | None, typer.Option(
+        help="Score candidates with this recipe's [models]/[classifier] instead of the builds' own.")] = None,
+    classifier: Annotated[str | None, typer.Option(
+        help="Score candidates with this fine-tuned sequence classifier (id or path) instead.")] = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Every metric family's figures over the store, saved in the store and as an HTML report."""
@@ -241,7 +245,8 @@ def validate_run(
         for family, names in declared_figures().items():
             console.print(f"{family}: {', '.join(names)}")
     with open_corpus(store) as corpus:
-        validation = corpus.validate(n_boot=bootstrap, report=report, gates=gates)
+        validation = corpus.validate(n_boot=bootstrap, report=report, gates=gates, recipe=recipe,
+                                     classifier=classifier)
     for family, why in validation.results["skipped"].items():
         warn(f"{family} skipped: {why}")
     shown = validation.figures if list_metrics else {k: v for k, v in validation.figures.items()

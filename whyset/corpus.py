@@ -236,15 +236,28 @@ class Corpus:
 
     # -- validation and release ---------------------------------------------------------------------
     def validate(self, n_boot: int = 1000, seed: int = 0, report: str | Path | None = None,
-                 gates: str | Path | None = None) -> Validation:
-        """Every metric family's figures, saved as a run; optionally an HTML report and gate results."""
+                 gates: str | Path | None = None, recipe: str | Path | None = None,
+                 classifier: str | None = None) -> Validation:
+        """Every metric family's figures, saved as a run; optionally an HTML report and gate results.
+
+        Candidate quality is scored with the classifier each build recorded, or with ``recipe``'s
+        ``[models]``/``[classifier]`` or the fine-tuned ``classifier`` (an id or path) when given."""
+        from whyset.validators.classifiers import record_for_model, record_from_recipe
         from whyset.validators.families import flat_figures
         from whyset.validators.gates import evaluate, load_gates
         from whyset.validators.report import write_report
         from whyset.validators.store_validation import run_validation
 
+        if recipe and classifier:
+            raise BadInput("--recipe and --classifier: give one model to score candidates with, not both")
         rules = load_gates(Path(gates)) if gates else None  # a bad gate file fails before anything is stored
-        results = run_validation(self.store, n_boot=n_boot, seed=seed)
+        override = None
+        if recipe:
+            built = {r.source_id for r in self.store.iter_explanations("candidate")}
+            override = record_from_recipe(self.store, str(recipe), built)
+        elif classifier:
+            override = record_for_model(classifier)
+        results = run_validation(self.store, n_boot=n_boot, seed=seed, classifier=override)
         rows = evaluate(rules, results) if rules else None
         if report:
             write_report(results, Path(report), self.store.name, rows)
@@ -259,6 +272,8 @@ class Corpus:
         from whyset.validators.gates import check_release
 
         record, validation = check_release(self.store, Path(gates), override_gates) if gates else (None, None)
+        if validation is None and (runs := self.store.validation.runs()):
+            validation = self.store.validation.full(runs[-1])  # the card's quality section: the latest run
         result = export_dataset(self.store, Path(out), version=version, bump=bump, license_id=license,
                                 override=override_license, include_candidates=include_candidates,
                                 annotated_only=annotated_only, gates=record.as_dict() if record else None,

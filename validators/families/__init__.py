@@ -10,10 +10,12 @@ pulled yet) raises :class:`Skipped` with the reason, which the report and the ca
 
 from __future__ import annotations
 
+import json
 import re
+from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from whyset.corpora.kinds import KINDS, Rating
 from whyset.corpora.schema import ExplanationRecord, SourceExample
@@ -21,6 +23,10 @@ from whyset.corpora.store import CorpusStore
 from whyset.errors import WhysetError
 from whyset.registry import Registry
 from whyset.validators.ratings import Ratings
+
+if TYPE_CHECKING:
+    from whyset.corpora.store_builds import RejectedCandidate
+    from whyset.validators.classifiers import Scorer
 
 
 class Skipped(WhysetError):
@@ -34,6 +40,8 @@ class ValidationData:
     store: CorpusStore
     n_boot: int = 1000
     seed: int = 0
+    classifier: dict[str, Any] | None = None  # a classifier record that replaces the builds' (--recipe, --classifier)
+    _scorers: dict[str, Scorer] = field(default_factory=dict, repr=False)
 
     def load(self) -> None:
         """Read the annotations and their sources from one view of the store (a pull writing meanwhile must
@@ -69,6 +77,54 @@ class ValidationData:
         return tables
 
 
+    @cached_property
+    def candidates(self) -> dict[str, list[ExplanationRecord]]:
+        """Candidates by builder (their provenance's agent id), in id order."""
+        by_builder: dict[str, list[ExplanationRecord]] = defaultdict(list)
+        for record in self.store.iter_explanations("candidate"):
+            by_builder[record.provenance.agent_id].append(record)
+        return dict(by_builder)
+
+    @cached_property
+    def rejected(self) -> dict[str, list[RejectedCandidate]]:
+        """Candidates a builder's checks refused, by builder."""
+        by_builder: dict[str, list[RejectedCandidate]] = defaultdict(list)
+        for item in self.store.builds.rejected():
+            by_builder[item.builder_id].append(item)
+        return dict(by_builder)
+
+    def builders_of(self, kind: str) -> dict[str, tuple[list[ExplanationRecord], list[RejectedCandidate]]]:
+        """Every builder that produced candidates of ``kind`` or had them refused: (kept, refused)."""
+        kept = {b: [r for r in rs if r.explanation.kind == kind] for b, rs in self.candidates.items()}
+        refused = {b: [r for r in rs if r.kind == kind] for b, rs in self.rejected.items()}
+        names = sorted(b for b in set(kept) | set(refused) if kept.get(b) or refused.get(b))
+        return {b: (kept.get(b, []), refused.get(b, [])) for b in names}
+
+    def classifier_record(self, builder: str) -> dict[str, Any]:
+        """What scores ``builder``'s candidates: the override, the builder's own recorded classifier, else the
+        latest one a build recorded (builders of one recipe share its classifier)."""
+        if self.classifier is not None:
+            return self.classifier
+        records = self.store.builds.classifiers()
+        own = [record for (builder_id, _), record in records.items() if builder_id == builder]
+        chosen = own or list(records.values())
+        if not chosen:
+            raise Skipped("no build recorded its classifier (build with this version of whyset, or pass "
+                          "--recipe/--classifier to score with another model)")
+        return chosen[-1]
+
+    def scorer(self, builder: str) -> Scorer:
+        """The classifier for ``builder``'s candidates, loaded once per run (predictions memoized)."""
+        return self._scorer(json.dumps(self.classifier_record(builder), sort_keys=True))
+
+    def _scorer(self, key: str) -> Scorer:
+        if key not in self._scorers:
+            from whyset.validators.classifiers import load_scorer, memoized
+
+            self._scorers[key] = memoized(load_scorer(self.store, json.loads(key)))
+        return self._scorers[key]
+
+
 class MetricFamily:
     """Subclass, set the class attributes, implement :meth:`compute`, decorate with :func:`register_family`."""
 
@@ -88,6 +144,11 @@ class MetricFamily:
     def card_lines(self, result: dict[str, Any]) -> list[str]:
         """Markdown lines for the dataset card's quality section."""
         return []
+
+    @staticmethod
+    def builders(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The per-builder entries of a candidate-quality result (figures ``<family>.<builder>.<figure>``)."""
+        return {key: value for key, value in result.items() if isinstance(value, dict)}
 
 
 FAMILIES: Registry[type[MetricFamily]] = Registry("metric_families", "metric family", ["whyset.validators.families"])
