@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from label_studio_sdk.label_interface import LabelInterface
 
-from whyset.annotation.push import assign
+from whyset.annotation.assignment import assign
 from whyset.annotation.views import CANT_DECIDE, view_for
 from whyset.annotation.views.counterfactual import diff_html
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit, word_edits

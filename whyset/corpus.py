@@ -160,9 +160,11 @@ class Corpus:
 
     # -- Label Studio -------------------------------------------------------------------------------
     def push(self, studio: Studio, kind: str, round_id: str, annotators: Sequence[str], k: int = 1,
-             guideline: Guideline | None = None, limit: int | None = None, batch_size: int = 500) -> PushReport:
-        """Push items (with candidates as pre-annotations) to k of the annotators each, blind."""
-        from whyset.annotation.push import Guideline, items_for, make_view, push
+             guideline: Guideline | None = None, limit: int | None = None, batch_size: int | None = None,
+             controls: float = 0.0) -> PushReport:
+        """Push items (with candidates as pre-annotations) to k of the annotators each, blind, with a share
+        ``controls`` of each queue being known-answer items."""
+        from whyset.annotation.push import BATCH_SIZE, Guideline, items_for, make_view, push
 
         if not annotators:
             raise BadInput("--annotators: give at least one annotator handle")
@@ -172,7 +174,8 @@ class Corpus:
         if studio.blind:
             studio.up(annotators)  # each annotator's own server, started together
         studio.accounts(annotators)
-        return push(self.store, studio, round_id, view, items, annotators, k, guideline, batch_size=batch_size)
+        return push(self.store, studio, round_id, view, items, annotators, k, guideline,
+                    batch_size=batch_size or BATCH_SIZE, controls=controls)
 
     def pull(self, studio: Studio, round_id: str) -> PullReport:
         """Pull the round's annotations; invalid ones are kept aside with the reason."""
@@ -210,7 +213,7 @@ class Corpus:
         guideline = Guideline(round_.details.get("guideline", ""), f"{round_.guideline_version}+adjudication")
         studio.accounts([adjudicator])
         report = push(self.store, studio, f"{round_id}-adjudication", view, adjudication_items(items, conflicts),
-                      [adjudicator], 1, guideline, round_kind="adjudication")
+                      [adjudicator], 1, guideline, round_kind="adjudication", details={"adjudicates": round_id})
         return AdjudicationReport(round_id, len(conflicts), report.created, report.projects[adjudicator],
                                   report.links[adjudicator])
 

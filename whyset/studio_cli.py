@@ -143,7 +143,10 @@ def push(
     guideline: Annotated[Path | None, typer.Option(help="Guideline text (Markdown/HTML) shown in the projects.")] = None,
     guideline_version: Annotated[str, typer.Option(help="Version recorded with every annotation.")] = "v1",
     limit: Annotated[int | None, typer.Option(help="Push only the first N items.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tasks per import request.")] = 500,
+    controls: Annotated[float, typer.Option(
+        help="Share of each annotator's queue that is control items with a known answer (e.g. 0.1), mixed in "
+             "blind; drawn from items outside the round.")] = 0.0,
+    batch_size: Annotated[int | None, typer.Option(help="Tasks per import request (default 1000).")] = None,
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
@@ -153,8 +156,11 @@ def push(
     text = Guideline.from_file(guideline, guideline_version) if guideline else None
     studio = open_studio(home, store)
     with open_corpus(store) as corpus:
-        report = corpus.push(studio, kind, round_id, _handles(annotators), k, text, limit, batch_size)
-    console.print(f"round {round_id}: {report.created} tasks created, {report.already_there} already there")
+        report = corpus.push(studio, kind, round_id, _handles(annotators), k, text, limit, batch_size, controls)
+    console.print(f"round {round_id}: {report.created} tasks created, {report.already_there} already there"
+                  + (f", {report.controls} control tasks" if report.controls else ""))
+    if report.short:
+        warn(f"{len(report.short)} items have fewer than {k} annotators who have not seen them")
     for annotator, link in report.links.items():
         console.print(f"  {annotator}: {link}")
     if not studio.blind:
