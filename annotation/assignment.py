@@ -77,6 +77,7 @@ def rebalance(unstarted: Mapping[str, Sequence[str]], seen: Mapping[str, set[str
     and a key moves at most once."""
     movable = {a: order(keys, f"{seed}:{a}") for a, keys in unstarted.items()}
     load = {a: len(keys) for a, keys in unstarted.items()}
+    seen = {key: set(who) for key, who in seen.items()}
     moves: list[tuple[str, str, str]] = []
     while True:
         by_load = sorted(load, key=lambda a: (load[a], _rank(seed, a)))
@@ -88,6 +89,7 @@ def rebalance(unstarted: Mapping[str, Sequence[str]], seen: Mapping[str, set[str
             return moves
         key, donor = move
         movable[donor].remove(key)
+        seen.setdefault(key, set()).add(receiver)  # the same item from another donor must not follow it
         load[donor] -= 1
         load[receiver] += 1
         moves.append((key, donor, receiver))

@@ -200,11 +200,12 @@ def _check_same_round(store: CorpusStore, round_id: str, annotators: Sequence[st
 @dataclass
 class Holdings:
     """A round's tasks by item (corpus items only): who holds each now, who ever held it, the load per
-    annotator, and each annotator's current items."""
+    annotator (all their tasks, or those not started yet), and each annotator's current items."""
 
     holders: dict[str, set[str]] = field(default_factory=dict)
     seen: dict[str, set[str]] = field(default_factory=dict)
     load: dict[str, int] = field(default_factory=dict)
+    remaining: dict[str, int] = field(default_factory=dict)
     active: dict[str, set[str]] = field(default_factory=dict)
     controls: dict[str, set[str]] = field(default_factory=dict)  # annotator -> control items ever held
 
@@ -221,6 +222,7 @@ class Holdings:
                 state.holders.setdefault(key, set()).add(h.annotator)
                 state.active.setdefault(h.annotator, set()).add(key)
                 state.load[h.annotator] = state.load.get(h.annotator, 0) + 1
+                state.remaining[h.annotator] = state.remaining.get(h.annotator, 0) + (not h.answered)
         return state
 
 

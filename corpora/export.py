@@ -227,6 +227,7 @@ def _provenance_summary(store: CorpusStore, sources: Sequence[SourceExample], ta
         ],
         "rounds": [{"id": r.id, "name": r.name, "kind": r.kind, "guideline_version": r.guideline_version}
                    for r in store.rounds()],
+        "control_items": store.studio.control_accuracy(),  # known-answer items: never in the data, counted here
         "configs": {t.name: {split: len(rows) for split, rows in sorted(t.rows_by_split.items())} for t in tables},
         "files": {relative: f"sha256:{file_sha256(root / relative)}" for relative in files},
     }

@@ -1,27 +1,43 @@
-"""A person's view: headless Chromium (Debian's, driven by Playwright) logs into the local Label Studio as
-an annotator, opens a whyset rationale task and screenshots the pre-annotated evidence highlight.
-The screenshot is kept as a test artifact in artifacts/label-studio-rationale-task.png."""
+"""A person's view: headless Chromium (Debian's, driven by Playwright) logs into an annotator's own Label
+Studio server, looks at a pre-annotated rationale task, and annotates one as a person does (mouse selection,
+label, a changed mind, submit), which ``pull`` must store exactly. Screenshots are kept as test artifacts in
+artifacts/ (label-studio-rationale-task.png, label-studio-annotated-by-hand.png)."""
 
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.test_studio import _add_rationale_candidates
+from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.store import CorpusStore
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
+def _chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing (make test installs it: apt-get install chromium)")
+
+
+def _log_in(page, url: str, account: dict) -> None:
+    page.goto(f"{url}/user/login/")
+    page.fill("input[name=email]", account["email"])
+    page.fill("input[name=password]", account["password"])
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda address: "/user/login" not in address, timeout=60_000)
+
+
 def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusStore) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing (make test installs it: apt-get install chromium)")
+    _chromium()
     _add_rationale_candidates(esnli_store)
     account = studio.accounts(["alice"])["alice"]
     connection = studio.server("alice")
@@ -41,11 +57,7 @@ def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusS
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{connection.url}/user/login/")
-        page.fill("input[name=email]", account["email"])
-        page.fill("input[name=password]", account["password"])
-        page.click("button[type=submit]")
-        page.wait_for_url(lambda url: "/user/login" not in url, timeout=60_000)
+        _log_in(page, connection.url, account)
         page.goto(f"{connection.url}/projects/{project_id}/data?tab=0&task={task_id}")
         expect(page.get_by_text(source.fields["hypothesis"]).first).to_be_visible(timeout=60_000)
         highlight = page.locator(".htx-highlight", has_text=evidence).first
@@ -54,3 +66,74 @@ def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusS
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert shot.stat().st_size > 20_000
+
+
+# Where a phrase of a text line is on the screen (viewport coordinates), to point the mouse at it.
+_PHRASE_BOX = """([line, phrase]) => {
+    const node = document.querySelectorAll('.lsf-richtext__line')[line].firstChild;
+    const start = node.textContent.indexOf(phrase), range = document.createRange();
+    range.setStart(node, start);
+    range.setEnd(node, start + phrase.length);
+    const box = range.getBoundingClientRect();
+    return {left: box.left, right: box.right, middle: box.top + box.height / 2};
+}"""
+
+
+def test_a_person_annotates_in_the_browser_and_pull_stores_exactly_that(studio, store: CorpusStore,
+                                                                          esnli_dir: Path) -> None:
+    """Mouse-select "long hair" in an e-SNLI premise (offsets 17-26, as checked by hand), mark it as evidence,
+    pick a label, change it, submit."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from whyset.corpora.esnli import import_esnli
+
+    _chromium()
+    import_esnli(store, esnli_dir, limit=48, explanations=False)
+    view = make_view(store, "rationale")
+    [item] = [i for i in items_for(store, view) if i.source.fields["premise"].startswith("A white dog with long hair")
+              ][:1]
+    source = item.source
+    account = studio.accounts(["alice"])["alice"]
+    report = push(store, studio, "r-hand", view, [item], ["alice"], 1, Guideline("Highlight the evidence.", "1.0"))
+    connection = studio.server("alice")
+    [task] = store.studio.tasks(connection.server_id, report.projects["alice"])
+    first_choice = next(label for label in store.labels if label != source.label)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "label-studio-annotated-by-hand.png"
+    shot.unlink(missing_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        _log_in(page, connection.url, account)
+        page.goto(f"{connection.url}/projects/{report.projects['alice']}/data?tab=0&task={task.task_id}")
+        premise = page.locator(".lsf-richtext__line").first
+        expect(premise).to_have_text(source.fields["premise"], timeout=60_000)
+        page.locator(".lsf-label", has_text="evidence").first.click()  # the premise's evidence label
+        # select the phrase with the mouse: click before its first letter, shift-click inside its last (in
+        # headless Chromium a dragged selection does not extend here; a shift-click does, as on any desktop)
+        box = page.evaluate(_PHRASE_BOX, [0, "long hair"])
+        page.mouse.click(box["left"] + 1, box["middle"])
+        page.keyboard.down("Shift")
+        page.mouse.click(box["right"] - 1, box["middle"])
+        page.keyboard.up("Shift")
+        expect(page.locator(".htx-highlight", has_text="long hair")).to_be_visible(timeout=30_000)
+        choices = page.locator(".lsf-choices").first
+        choices.locator("label", has_text=first_choice).click()
+        choices.locator("label", has_text=source.label).click()  # a changed mind: the label choice changes
+        expect(choices.locator(f"input[name='{source.label}']")).to_be_checked()
+        page.screenshot(path=str(shot), full_page=True)
+        page.get_by_role("button", name="Submit current annotation").click()
+        admin, deadline = studio.client("alice"), time.monotonic() + 60
+        while not admin.changed_tasks(report.projects["alice"], having="total_annotations"):
+            assert time.monotonic() < deadline, "the submitted annotation never reached the server"
+            time.sleep(0.5)
+        browser.close()
+    assert shot.stat().st_size > 20_000
+
+    pulled = pull(store, studio, "r-hand")
+    assert pulled.statuses == {"valid": 1}, pulled.problems
+    [record] = store.iter_explanations("annotation", round_id="r-hand")
+    assert record.explanation == Rationale(spans=[Span(field="premise", start=17, end=26, text="long hair")],
+                                           label=source.label)
+    assert record.provenance.agent_id == "alice" and record.lead_time and record.lead_time > 0

@@ -66,7 +66,11 @@ def value_counts(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def krippendorff_alpha(matrix: np.ndarray, level: Level) -> float:
+    """Alpha of a reliability matrix; NaN (undefined) while fewer than two values occur, e.g. early in a round
+    when every answer so far has the same label (the package raises then)."""
     counts, domain = value_counts(matrix)
+    if len(domain) < 2:
+        return float("nan")
     return float(krippendorff.alpha(value_counts=counts, value_domain=domain, level_of_measurement=level))
 
 

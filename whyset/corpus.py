@@ -32,6 +32,7 @@ from whyset.corpora.store import CorpusStore
 from whyset.errors import BadInput
 
 if TYPE_CHECKING:
+    from whyset.annotation.campaign import ReassignReport, RoundStatus
     from whyset.annotation.pull import PullReport
     from whyset.annotation.push import Guideline, PushReport
     from whyset.annotation.studio import Studio
@@ -182,6 +183,20 @@ class Corpus:
         from whyset.annotation.pull import pull
 
         return pull(self.store, studio, round_id)
+
+    def status(self, round_id: str) -> RoundStatus:
+        """How far a round is, per annotator, as of its last pull (done / skipped / remaining, lead time,
+        agreement so far, control accuracy)."""
+        from whyset.annotation.campaign import round_status
+
+        return round_status(self.store, round_id)
+
+    def reassign(self, studio: Studio, round_id: str, leave: Sequence[str] = (),
+                 join: Sequence[str] = ()) -> ReassignReport:
+        """Annotators leave or join a running round: unstarted work is dealt again, blind, k per item."""
+        from whyset.annotation.campaign import reassign
+
+        return reassign(self.store, studio, round_id, leave, join)
 
     def replay_esnli(self, studio: Studio, folder: str | Path, round_id: str, split: str = "dev",
                      limit: int | None = None) -> dict[str, int]:
