@@ -281,7 +281,7 @@ def deliver(store: CorpusStore, client: StudioClient, view: TaskView, project_id
         todo = [t for t in todo if t.item.key not in present]
     for start in range(0, len(todo), batch_size):
         batch = todo[start:start + batch_size]
-        task_ids = client.import_tasks(project_id, [_task(view, t.item) for t in batch])
+        task_ids = client.import_tasks(project_id, [task_payload(view, t.item) for t in batch])
         if len(task_ids) != len(batch):
             raise WhysetError(f"project {project_id}: imported {len(batch)} tasks but the server returned "
                               f"{len(task_ids)} ids; re-run push to reconcile")
@@ -312,7 +312,7 @@ def ensure_project(store: CorpusStore, client: StudioClient, round_id: str, view
     return project_id
 
 
-def _task(view: TaskView, item: Item) -> dict[str, Any]:
+def task_payload(view: TaskView, item: Item) -> dict[str, Any]:
     data = view.task_data(item.source, item.candidate) | item.extra | {"whyset_key": item.key}
     predictions = [{"model_version": model_version(c), "score": candidate_score(c), "result": view.prediction(c)}
                    for c in item.predictions]

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,23 +24,35 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
-def _chromium():
+@contextmanager
+def _task_page(url: str, account: dict, project_id: int, task_id: int, artifact: str) -> Iterator[tuple[Any, Path]]:
+    """Chromium logged in as the annotator on their server, showing one task; yields the page and the path
+    of the screenshot to keep (removed first, so a stale one never passes)."""
+    from playwright.sync_api import sync_playwright
+
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is missing (make test installs it: apt-get install chromium)")
-
-
-def _log_in(page, url: str, account: dict) -> None:
-    page.goto(f"{url}/user/login/")
-    page.fill("input[name=email]", account["email"])
-    page.fill("input[name=password]", account["password"])
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda address: "/user/login" not in address, timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / artifact
+    shot.unlink(missing_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/user/login/")
+        page.fill("input[name=email]", account["email"])
+        page.fill("input[name=password]", account["password"])
+        page.click("button[type=submit]")
+        page.wait_for_url(lambda address: "/user/login" not in address, timeout=60_000)
+        page.goto(f"{url}/projects/{project_id}/data?tab=0&task={task_id}")
+        try:
+            yield page, shot
+        finally:
+            browser.close()
 
 
 def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusStore) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    _chromium()
     _add_rationale_candidates(esnli_store)
     account = studio.accounts(["alice"])["alice"]
     connection = studio.server("alice")
@@ -51,20 +66,12 @@ def test_annotator_sees_the_pre_annotated_rationale(studio, esnli_store: CorpusS
     evidence = next(c for c in esnli_store.iter_explanations("candidate", "rationale")
                     if c.source_id == source_id).explanation.spans[0].text
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "label-studio-rationale-task.png"
-    shot.unlink(missing_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _log_in(page, connection.url, account)
-        page.goto(f"{connection.url}/projects/{project_id}/data?tab=0&task={task_id}")
+    with _task_page(connection.url, account, project_id, task_id, "label-studio-rationale-task.png") as (page, shot):
         expect(page.get_by_text(source.fields["hypothesis"]).first).to_be_visible(timeout=60_000)
         highlight = page.locator(".htx-highlight", has_text=evidence).first
         expect(highlight).to_be_visible(timeout=60_000)
         expect(page.get_by_text(source.label).first).to_be_visible()
         page.screenshot(path=str(shot), full_page=True)
-        browser.close()
     assert shot.stat().st_size > 20_000
 
 
@@ -83,11 +90,10 @@ def test_a_person_annotates_in_the_browser_and_pull_stores_exactly_that(studio, 
                                                                           esnli_dir: Path) -> None:
     """Mouse-select "long hair" in an e-SNLI premise (offsets 17-26, as checked by hand), mark it as evidence,
     pick a label, change it, submit."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from whyset.corpora.esnli import import_esnli
 
-    _chromium()
     import_esnli(store, esnli_dir, limit=48, explanations=False)
     view = make_view(store, "rationale")
     [item] = [i for i in items_for(store, view) if i.source.fields["premise"].startswith("A white dog with long hair")
@@ -99,14 +105,8 @@ def test_a_person_annotates_in_the_browser_and_pull_stores_exactly_that(studio, 
     [task] = store.studio.tasks(connection.server_id, report.projects["alice"])
     first_choice = next(label for label in store.labels if label != source.label)
 
-    ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "label-studio-annotated-by-hand.png"
-    shot.unlink(missing_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        _log_in(page, connection.url, account)
-        page.goto(f"{connection.url}/projects/{report.projects['alice']}/data?tab=0&task={task.task_id}")
+    with _task_page(connection.url, account, report.projects["alice"], task.task_id,
+                    "label-studio-annotated-by-hand.png") as (page, shot):
         premise = page.locator(".lsf-richtext__line").first
         expect(premise).to_have_text(source.fields["premise"], timeout=60_000)
         page.locator(".lsf-label", has_text="evidence").first.click()  # the premise's evidence label
@@ -128,7 +128,6 @@ def test_a_person_annotates_in_the_browser_and_pull_stores_exactly_that(studio, 
         while not admin.changed_tasks(report.projects["alice"], having="total_annotations"):
             assert time.monotonic() < deadline, "the submitted annotation never reached the server"
             time.sleep(0.5)
-        browser.close()
     assert shot.stat().st_size > 20_000
 
     pulled = pull(store, studio, "r-hand")

@@ -18,6 +18,7 @@ from whyset.annotation.push import items_for, make_view, push
 from whyset.annotation.studio import Studio
 from whyset.corpora.store import CorpusStore
 from whyset.errors import BadInput
+from whyset.validators.families import FAMILIES, ValidationData, flat_figures
 
 TEAM = ["alice", "bob", "carol"]
 
@@ -97,6 +98,9 @@ def test_campaign_controls_status_versions_leave_and_join(studio: Studio, esnli_
     assert [mine[k] for k in ("assigned", "done", "skipped", "remaining", "median_lead_time_s")] == [8, 3, 0, 5, 4.0]
     assert status.annotators["alice"]["controls"] == {"controls": 2, "answered": 2, "correct": 1, "accuracy": 0.5}
     assert status.annotators["bob"]["remaining"] == 7
+    section = FAMILIES.get("campaign")().compute(ValidationData(store, n_boot=0))  # the report's section
+    assert section["rounds"]["camp"]["annotators"]["alice"] == status.as_dict()["annotators"]["alice"]
+    assert flat_figures({"campaign": section})["campaign.rounds.camp.annotators.alice.controls.accuracy"] == 0.5
 
     # alice leaves: her unstarted items go to the two others, each item still to two distinct annotators
     with pytest.raises(BadInput, match="reassign --round camp"):
