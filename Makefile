@@ -25,16 +25,16 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 # Debian packages, in ONE apt-get call (two at once fight over dpkg's lock): Princeton WordNet 3.0 for the
-# rule counterfactuals' antonyms (nltk reads it from /usr/share/wordnet), and Chromium for the browser tests
-# (driven by Playwright; no browser download).
+# rule counterfactuals' antonyms (nltk reads it from /usr/share/wordnet), Chromium for the browser tests
+# (driven by Playwright; no browser download) and PostgreSQL 15 for the tests' throw-away clusters.
 APT := apt-get install -y -qq
 debs-demo:
 	@test -e /usr/share/wordnet/data.adj || $(APT) wordnet-base wordnet-sense-index || \
 		(apt-get update -qq && $(APT) wordnet-base wordnet-sense-index)
+TEST_DEBS := wordnet-base wordnet-sense-index chromium postgresql-15 postgresql-client-15
 debs-test:
-	@test -e /usr/share/wordnet/data.adj -a -e /usr/bin/chromium || \
-		$(APT) wordnet-base wordnet-sense-index chromium || \
-		(apt-get update -qq && $(APT) wordnet-base wordnet-sense-index chromium)
+	@test -e /usr/share/wordnet/data.adj -a -e /usr/bin/chromium -a -e /usr/lib/postgresql/15/bin/initdb || \
+		$(APT) $(TEST_DEBS) || (apt-get update -qq && $(APT) $(TEST_DEBS))
 
 # The same two steps as `whyset studio install` (annotation/server.py), without needing .venv first, so that
 # `make demo` / `make test` build both venvs at once (-j2): about 2 minutes saved on a fresh clone.
@@ -61,8 +61,9 @@ bench: $(STAMP)
 bench-builders: $(STAMP) debs-demo
 	$(BIN)/python benchmarks/bench_builders.py --esnli $(SHARED)/data/esnli-dev
 
-bench-studio: $(STAMP) $(STUDIO)
-	$(BIN)/python benchmarks/bench_studio.py --esnli $(SHARED)/data/esnli-dev
+bench-studio: $(STAMP) $(STUDIO) debs-test
+	$(BIN)/python benchmarks/bench_studio.py --esnli $(SHARED)/data/esnli-dev --database sqlite
+	$(BIN)/python benchmarks/bench_studio.py --esnli $(SHARED)/data/esnli-dev --database postgresql
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from whyset.annotation.server import Connection
 
 PAGE_SIZE = 1000
+LS_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+EPOCH = "1970-01-01T00:00:00.000000Z"
 
 
 @contextmanager
@@ -72,15 +75,48 @@ class StudioClient:
                             show_skip_button=True, maximum_annotations=1)
         return project.id
 
+    def task_count(self, project_id: int) -> int:
+        """How many tasks the project holds: one cheap call (~0.1 s at 10,000 tasks), where listing them costs
+        3-9 ms per task."""
+        return self._raw_get("/api/tasks", {"project": project_id, "page_size": 1, "fields": "task_only"})["total"]
+
     def task_keys(self, project_id: int) -> dict[str, int]:
         """``whyset_key`` -> task id for every task already in the project (the reconciliation step)."""
         keys: dict[str, int] = {}
         with _translated(self.url, f"list tasks of project {project_id}"):
-            for task in self.sdk.tasks.list(project=project_id, page_size=PAGE_SIZE, fields="task_only"):
+            for task in self.sdk.tasks.list(project=project_id, page_size=PAGE_SIZE, fields="task_only",
+                                            resolve_uri=False):
                 key = (task.data or {}).get("whyset_key")
                 if key is not None:
                     keys.setdefault(key, task.id)
         return keys
+
+    def changed_tasks(self, project_id: int, since: str | None = None, having: str | None = None) -> list[dict]:
+        """Tasks of the project, with their annotations and predictions, updated at or after ``since`` (Label
+        Studio's clock, :func:`ls_time` format); ``having`` keeps tasks whose count column of that name is
+        positive (``total_annotations``, ``cancelled_annotations``).
+
+        Keyset pagination on ``updated_at``, not page numbers: a task edited while we page moves to the end
+        of the order and is read again there, so no task is ever skipped. Each task comes once, newest."""
+        found: dict[int, dict] = {}
+        cursor, page = since or EPOCH, 1
+        while True:
+            items = [{"filter": "filter:tasks:updated_at", "operator": "greater_or_equal", "type": "Datetime",
+                      "value": cursor}]
+            if having:
+                items.append({"filter": f"filter:tasks:{having}", "operator": "greater", "type": "Number",
+                              "value": 0})
+            query = {"filters": {"conjunction": "and", "items": items}, "ordering": ["tasks:updated_at"]}
+            batch = self._raw_get("/api/tasks", {"project": project_id, "fields": "all", "page_size": PAGE_SIZE,
+                                                 "page": page, "resolve_uri": "false", "query": json.dumps(query)},
+                                  missing_ok=True)
+            tasks = batch["tasks"] if batch else []
+            for task in tasks:
+                found[task["id"]] = task
+            if len(tasks) < PAGE_SIZE:
+                return list(found.values())
+            last = ls_time(tasks[-1]["updated_at"])
+            cursor, page = (cursor, page + 1) if last == cursor else (last, 1)  # a full page of one instant: page on
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> list[int]:
         response = self.call(f"import {len(tasks)} tasks into project {project_id}", self.sdk.projects.import_tasks,
@@ -107,9 +143,26 @@ class StudioClient:
             blob = b"".join(self.sdk.projects.exports.download(project_id, export.id, export_type="JSON"))
         return json.loads(blob)
 
-    # -- users --------------------------------------------------------------------------------------
+    # -- users and tasks by id -------------------------------------------------------------------------
     def users(self) -> dict[str, int]:
         return {u.email: u.id for u in self.call("list users", lambda: list(self.sdk.users.list()))}
+
+    def version(self) -> str:
+        return self._raw_get("/api/version/").get("release", "unknown")
+
+    def withdraw_task(self, task_id: int) -> str:
+        """Delete a task from its project unless its annotator has started on it: ``deleted``, ``gone`` (it
+        was not there any more) or ``kept`` (it has an annotation or a skip, which the next pull reads)."""
+        task = self._raw_get(f"/api/tasks/{task_id}/", missing_ok=True)
+        if task is None:
+            return "gone"
+        if task.get("total_annotations") or task.get("cancelled_annotations"):
+            return "kept"
+        with _translated(self.url, f"delete task {task_id}"):
+            answer = httpx.delete(f"{self.url}/api/tasks/{task_id}/", headers=self._headers, timeout=60)
+        if answer.status_code not in (204, 404):
+            raise WhysetError(f"Label Studio at {self.url}: deleting task {task_id} answered {answer.status_code}")
+        return "deleted"
 
     def provision_user(self, email: str, password: str, close_invite: bool = True) -> str:
         """Create (or log in) an annotator through the organization's invite link; returns their API token.
@@ -140,15 +193,33 @@ class StudioClient:
                               f"(status {answer.status_code}); if the user exists, its password differs")
         if close_invite:
             with _translated(self.url, "reset the invite link"):
-                reset = httpx.post(f"{self.url}/api/invite/reset-token",
-                                   headers={"Authorization": f"Token {self.token}"}, timeout=60)
+                reset = httpx.post(f"{self.url}/api/invite/reset-token", headers=self._headers, timeout=60)
             if reset.status_code >= 300:
                 raise WhysetError(f"Label Studio at {self.url}: resetting the invite link answered {reset.status_code}")
         return answer.json()["token"]
 
-    def _raw_get(self, path: str) -> Any:
+    @property
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.token}"}
+
+    def _raw_get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         with _translated(self.url, f"GET {path}"):
-            answer = httpx.get(f"{self.url}{path}", headers={"Authorization": f"Token {self.token}"}, timeout=60)
+            answer = httpx.get(f"{self.url}{path}", params=params, headers=self._headers, timeout=600)
+        if answer.status_code == 404 and missing_ok:
+            return None
+        if answer.status_code == 401:
+            raise ServerUnreachable(f"Label Studio at {self.url} rejected the API token on GET {path} "
+                                    "(wrong token, or legacy tokens disabled on that server)")
         if answer.status_code != 200:
             raise WhysetError(f"Label Studio at {self.url}: GET {path} answered {answer.status_code}")
         return answer.json()
+
+
+def ls_time(value: str) -> str:
+    """A Label Studio timestamp in the one format its task filters accept (:data:`LS_TIME`, UTC):
+    its API drops the fraction when the microseconds are 0, and the filter then answers HTTP 500."""
+    return datetime.fromisoformat(value).astimezone(UTC).strftime(LS_TIME)
+
+
+def ls_time_minus(value: str, seconds: float) -> str:
+    return (datetime.strptime(value, LS_TIME) - timedelta(seconds=seconds)).strftime(LS_TIME)

@@ -16,6 +16,7 @@ that port). Everything a server writes is owner-only (umask 077): its database h
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -24,21 +25,24 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
-from urllib.parse import urlparse
 from urllib.request import Request, urlopen
 
 import psutil
 from filelock import FileLock
 
-from whyset.errors import ServerUnreachable, WhysetError
-from whyset.paths import LABEL_STUDIO_VERSION, studio_template, studio_venv
+from whyset.annotation import postgres
+from whyset.annotation.postgres import Database
+from whyset.errors import BadInput, ServerUnreachable, WhysetError
+from whyset.paths import LABEL_STUDIO_VERSION, studio_postgres_templates, studio_template, studio_venv
 
 ADMIN_EMAIL = "admin@whyset.local"
-IDENTITY_FILE = "whyset-server.json"  # in a data dir: its server_id and admin token
+IDENTITY_FILE = "whyset-server.json"  # in a data dir: its server_id, admin token and where its database is
+CLAIM_FILE = "database.json"  # in a server dir: the PostgreSQL database this server created for itself
 # Unprefixed names Label Studio also reads; a stray HOST or PORT in the caller's env would redirect it.
 _UNSET = ("HOST", "PORT", "DEBUG", "USERNAME", "PASSWORD")
 PRIVATE = 0o077  # umask: files 0600, folders 0700
@@ -121,17 +125,9 @@ def server_env(data_dir: Path, token: str, database_url: str | None) -> dict[str
 
 def postgres_env(database_url: str) -> dict[str, str]:
     """``postgresql://user:pw@host:port/name`` as Label Studio's settings (POSTGRE_, not POSTGRES_)."""
-    parsed = urlparse(database_url)
-    if parsed.scheme not in ("postgres", "postgresql") or not parsed.path.strip("/"):
-        raise WhysetError(f"--database {database_url!r}: expected postgresql://user:password@host:port/dbname")
-    return {
-        "DJANGO_DB": "postgresql",
-        "POSTGRE_NAME": parsed.path.strip("/"),
-        "POSTGRE_USER": parsed.username or "postgres",
-        "POSTGRE_PASSWORD": parsed.password or "",
-        "POSTGRE_HOST": parsed.hostname or "127.0.0.1",
-        "POSTGRE_PORT": str(parsed.port or 5432),
-    }
+    db = Database.parse(database_url)
+    return {"DJANGO_DB": "postgresql", "POSTGRE_NAME": db.name, "POSTGRE_USER": db.user,
+            "POSTGRE_PASSWORD": db.password, "POSTGRE_HOST": db.host, "POSTGRE_PORT": str(db.port)}
 
 
 def migrated_template(venv: Path | None = None, timeout: float = 600.0) -> Path:
@@ -151,29 +147,99 @@ def migrated_template(venv: Path | None = None, timeout: float = 600.0) -> Path:
     return template / "data"
 
 
+def migrated_template_database(database_url: str, venv: Path | None = None, timeout: float = 600.0
+                               ) -> tuple[str, str]:
+    """(name, admin token) of a migrated template database on the PostgreSQL server of ``database_url``, made
+    once (under a file lock) and recorded in :func:`whyset.paths.studio_postgres_templates`.
+
+    The admin user and its token live in the database, so every clone's admin starts with the template's
+    token (``LABEL_STUDIO_USER_TOKEN`` is ignored for an existing user): the record keeps it. The template's
+    name carries a hash of the token, so a record can only ever match the database it was made with; a
+    template made elsewhere (unknown token) is left alone and another one made."""
+    db = Database.parse(database_url)
+    records_path = studio_postgres_templates()
+    records_path.parent.mkdir(parents=True, exist_ok=True)
+    cluster = postgres.Cluster(db, venv)
+    with FileLock(str(records_path) + ".lock"):
+        records = json.loads(records_path.read_text()) if records_path.exists() else {}
+        for name, token in records.items():
+            if _template_name(token) == name and cluster.exists(name):
+                return name, token
+        token = secrets.token_hex(20)
+        name = _template_name(token)
+        cluster.create(name)
+        scratch = Path(tempfile.mkdtemp(prefix="whyset-pg-template-", dir=records_path.parent))
+        try:
+            connection = _run(scratch / "data", token, f"template-{name}", db.renamed(name).url, None, timeout, venv)
+            stop(connection)
+        except BaseException:
+            cluster.drop(name)
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        write_private(records_path, records | {name: token})
+    return name, token
+
+
+def _template_name(token: str) -> str:
+    return f"{postgres.TEMPLATE_PREFIX}{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
 def start(server_dir: Path, database_url: str | None = None, port: int | None = None, timeout: float = 180.0,
           venv: Path | None = None) -> Connection:
     """Start the server whose data lives in ``server_dir/data`` (made from the template on first use) and wait
-    until its API answers with this server's own admin token."""
+    until its API answers with this server's own admin token.
+
+    On SQLite the data dir holds the database: a fresh server starts from a copy of the migrated data dir. On
+    PostgreSQL its database is cloned from the migrated template database, and the data dir starts empty."""
     data_dir = server_dir / "data"
     identity_file = data_dir / IDENTITY_FILE
+    where = Database.parse(database_url).where if database_url else "sqlite"
     fresh = not identity_file.exists()
     if fresh:
-        template = migrated_template(venv)
         shutil.rmtree(data_dir, ignore_errors=True)
         _private_dir(server_dir)
-        # the template is owner-only, and copying keeps modes; leaving out .env gives this copy its own SECRET_KEY
-        shutil.copytree(template, data_dir, ignore=shutil.ignore_patterns(".env"))
-        old = json.loads(identity_file.read_text())
-        identity = {"token": old["token"], "server_id": f"local-{secrets.token_hex(6)}"}
+        if database_url:
+            token = _clone_database(server_dir, database_url, venv)
+            _private_dir(data_dir)
+        else:
+            template = migrated_template(venv)
+            # the template is owner-only, and copying keeps modes; leaving out .env gives this copy its own SECRET_KEY
+            shutil.copytree(template, data_dir, ignore=shutil.ignore_patterns(".env"))
+            token = json.loads(identity_file.read_text())["token"]
+        identity = {"token": token, "server_id": f"local-{secrets.token_hex(6)}", "database": where}
     else:
         identity = json.loads(identity_file.read_text())
+        if identity.get("database", "sqlite") != where:
+            raise BadInput(f"the server in {server_dir} keeps its data in {identity.get('database', 'sqlite')}, "
+                           f"not {where}: open the studio with that --database")
     connection = _run(data_dir, identity["token"], identity["server_id"], database_url, port, timeout, venv)
     if fresh:  # this copy's own admin token (the template's would open every copy)
         identity["token"] = _reset_token(connection)
         write_private(identity_file, identity)
         connection = Connection(**(connection.as_dict() | {"token": identity["token"]}))
     return connection
+
+
+def _clone_database(server_dir: Path, database_url: str, venv: Path | None) -> str:
+    """Create this server's database as a clone of the template; returns the admin token inside it.
+
+    The database's name is claimed in ``server_dir`` before it is created, so a start that died after the
+    clone is finished by the next one (the half-made database is dropped and cloned again), while a database
+    of the same name made by anybody else is never touched."""
+    db = Database.parse(database_url)
+    template, token = migrated_template_database(database_url, venv)
+    cluster = postgres.Cluster(db, venv)
+    claim = server_dir / CLAIM_FILE
+    claimed = json.loads(claim.read_text()).get("database") if claim.exists() else None
+    if cluster.exists(db.name):
+        if claimed != db.where:
+            raise BadInput(f"database {db.where} already exists and is not this studio's: drop it, or give "
+                           "another --database name")
+        cluster.drop(db.name)
+    write_private(claim, {"database": db.where})
+    cluster.create(db.name, template=template)
+    return token
 
 
 def _run(data_dir: Path, token: str, server_id: str, database_url: str | None, port: int | None, timeout: float,

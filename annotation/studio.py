@@ -17,6 +17,7 @@ server for every annotator without a server of their own, which is *not* blind, 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from whyset.annotation import server
 from whyset.annotation.client import StudioClient
+from whyset.annotation.postgres import Database
 from whyset.annotation.server import Connection, write_private
 from whyset.errors import BadInput, ServerUnreachable
 
@@ -96,8 +98,8 @@ class Studio:
             url = _database_for(database, handle) if database else None
             return handle, server.start(self.home / "servers" / handle, database_url=url)
 
-        if missing:
-            server.migrated_template()  # once, before the copies
+        if missing:  # the template once, before the copies
+            server.migrated_template_database(database) if database else server.migrated_template()
             with ThreadPoolExecutor(max(1, min(4, len(missing)))) as pool:
                 for handle, connection in pool.map(start, missing):
                     self.servers[handle] = connection
@@ -175,6 +177,11 @@ def _local_identities(home: Path) -> dict[str, str]:
 
 
 def _database_for(database: str, handle: str) -> str:
-    """Each annotator's server gets a database of its own: ``<name>_<handle>`` on the same PostgreSQL."""
-    base, _, name = database.rstrip("/").rpartition("/")
-    return f"{base}/{name}_{re.sub(r'[^a-z0-9_]', '_', handle.lower())}"
+    """Each annotator's server gets a database of its own: ``<name>_<handle>`` on the same PostgreSQL (a
+    handle that is not already a plain lower-case name gets a hash too, so ``Ann.b`` and ``ann_b`` never
+    share a database)."""
+    db = Database.parse(database)
+    safe = re.sub(r"[^a-z0-9_]", "_", handle.lower())
+    if safe != handle:
+        safe += "_" + hashlib.sha256(handle.encode()).hexdigest()[:6]
+    return db.renamed(f"{db.name}_{safe}").url

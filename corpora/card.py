@@ -89,6 +89,7 @@ def render_card(name: str, info: CorpusInfo, tables: list[ConfigTable], provenan
     lines += ["", "Annotation rounds: " + (", ".join(f"{md(r['id'])} ({r['kind']}, guidelines "
                                                       f"{md(r['guideline_version'] or 'n/a')})"
                                                       for r in provenance["rounds"]) or "none") + ".",
+              *_controls(provenance.get("control_items") or {}),
               "", "Per-row provenance is in each explanation config's `provenance` column; `provenance.json`",
               "summarises it with file hashes, and `croissant.json` carries Croissant metadata.", ""]
     if info.citation:
@@ -139,6 +140,15 @@ def _gates(gates: dict[str, Any] | None) -> list[str]:
     if gates["override"]:
         lines += ["", f"**Failed gates overridden by the publisher.** Reason given: {md(gates['override'])}"]
     return lines
+
+
+def _controls(controls: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Accuracy on control items (known answers mixed into annotators' queues, left out of the data)."""
+    lines = [f"- {md(round_id)}, {md(annotator)}: {v['correct']} of {v['answered']} correct"
+             + (f" ({v['accuracy']:.2f})" if v["accuracy"] is not None else "") + f", {v['controls']} pushed"
+             for round_id, per in sorted(controls.items()) for annotator, v in sorted(per.items())]
+    return ["", "Control items (known answers mixed blind into annotators' queues; not part of the data):",
+            *lines] if lines else []
 
 
 def _producers(producers: list[dict[str, Any]]) -> list[str]:

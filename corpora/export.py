@@ -70,6 +70,7 @@ class _Snapshot:
     sources: list[SourceExample]
     tables: list[ConfigTable]
     rounds: list[Round]
+    control_items: dict[str, dict[str, dict[str, Any]]]  # known-answer accuracy per round and annotator
     schema_version: int
     history: list[dict[str, Any]]
 
@@ -129,7 +130,7 @@ def _read(store: CorpusStore, include_candidates: bool, annotated_only: bool) ->
         if not sources:
             raise WhysetError(f"{store.path}: the store has no source examples to export")
         return _Snapshot(store.name, store.info, sources, build_tables(store, sources, include_candidates),
-                         store.rounds(), store.schema_version, store.exports())
+                         store.rounds(), store.studio.control_accuracy(), store.schema_version, store.exports())
 
 
 def write_metadata(snapshot: _Snapshot, staging: Path, provenance: dict[str, Any], releases: list[dict[str, Any]],
@@ -299,6 +300,7 @@ def _provenance_summary(snapshot: _Snapshot, files: Sequence[str], root: Path, r
         ],
         "rounds": [{"id": r.id, "name": r.name, "kind": r.kind, "guideline_version": r.guideline_version}
                    for r in snapshot.rounds],
+        "control_items": snapshot.control_items,  # known-answer items: never in the data, counted here
         "configs": {t.name: {split: len(rows) for split, rows in sorted(t.rows_by_split.items())} for t in tables},
         "files": {relative: f"sha256:{file_sha256(root / relative)}" for relative in files},
     }

@@ -160,6 +160,16 @@ class CorpusStore:
             with self.transaction(), self._file.lease(write=True) as con:
                 con.executemany(sql, rows)
 
+    def execute_with(self, table: pa.Table, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """One statement that reads ``table`` as ``_batch``: the table groups' bulk writes (one statement for
+        thousands of rows, where ``executemany`` runs one per row)."""
+        with self.transaction(), self._file.lease(write=True) as con:
+            con.register("_batch", table)
+            try:
+                return con.execute(sql, params).fetchall()
+            finally:
+                con.unregister("_batch")
+
     def stream(self, sql: str, params: Sequence[Any] = (), key: str = "id", batch: int = 10_000) -> Iterator[tuple]:
         """Rows of a large read in ``key`` order, a page at a time: ``sql`` selects the unique column ``key``
         first and has no ORDER BY. Each page is one short read, so the file is not held between pages."""
@@ -252,8 +262,8 @@ class CorpusStore:
         return [row[0] for row in rows]
 
     def annotated_source_ids(self) -> set[str]:
-        """Sources with at least one human annotation."""
-        return {row[0] for row in self.execute("SELECT DISTINCT source_id FROM annotations")}
+        """Sources with at least one human annotation (superseded versions do not count)."""
+        return {row[0] for row in self.execute("SELECT DISTINCT source_id FROM annotations WHERE NOT superseded")}
 
     def label_balance(self) -> dict[str, int]:
         return dict(self.execute("SELECT coalesce(label, '(none)'), count(*) FROM sources GROUP BY 1 ORDER BY 1"))
@@ -264,6 +274,10 @@ class CorpusStore:
         """Register an annotation round (idempotent on its id)."""
         self.execute("INSERT OR IGNORE INTO rounds VALUES (?, ?, ?, ?, ?, ?)",
                      [round_id, name, kind, guideline_version, json.dumps(details or {}), _now()])
+
+    def update_round(self, round_id: str, details: dict[str, Any]) -> None:
+        """Replace a round's details (who is in it changes when annotators join or leave)."""
+        self.execute("UPDATE rounds SET details = ? WHERE id = ?", [json.dumps(details), round_id])
 
     def rounds(self) -> list[Round]:
         rows = self.execute("SELECT id, name, kind, guideline_version, details FROM rounds ORDER BY id")
@@ -315,16 +329,19 @@ class CorpusStore:
             self._known_labels = set(self.labels)
         return [label for label in labels if label not in self._known_labels]
 
-    def iter_explanations(self, role: str, kind: str | None = None,
-                          round_id: str | None = None) -> Iterator[ExplanationRecord]:
-        """Stored candidates or annotations, optionally of one kind (and one round), in id order."""
+    def iter_explanations(self, role: str, kind: str | None = None, round_id: str | None = None,
+                          superseded: bool = False) -> Iterator[ExplanationRecord]:
+        """Stored candidates or annotations, optionally of one kind (and one round), in id order. Annotation
+        records superseded by a later version of their Label Studio annotation only with ``superseded``:
+        exports and validation see current answers."""
         table_name = {"candidate": "candidates", "annotation": "annotations"}[role]
         round_col = "round_id" if role == "annotation" else "NULL"
         lead_col = "lead_time" if role == "annotation" else "NULL"
         scores_col = "NULL" if role == "annotation" else "scores"
+        current = "NOT superseded" if role == "annotation" and not superseded else "true"
         rows = self.stream(
             f"SELECT id, source_id, {round_col}, payload, provenance, {lead_col}, {scores_col} FROM {table_name} "
-            f"WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR {round_col} = ?)",
+            f"WHERE (? IS NULL OR kind = ?) AND (? IS NULL OR {round_col} = ?) AND {current}",
             [kind, kind, round_id, round_id])
         for rid, source_id, round_, payload, provenance, lead_time, scores in rows:
             yield ExplanationRecord(
@@ -345,10 +362,17 @@ class CorpusStore:
         if ids:
             self.execute("DELETE FROM annotations WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
 
+    def final_answers(self, kind: str | None = None) -> Iterator[ExplanationRecord]:
+        """Each item's final human answers, for aggregated gold: current annotation records, except those an
+        adjudicator's answer replaced (an adjudicated item's final answer is the adjudicator's alone; control
+        items never become records)."""
+        overridden = self.studio.overridden_records()
+        return (r for r in self.iter_explanations("annotation", kind) if r.id not in overridden)
+
     def workload(self) -> list[dict[str, Any]]:
         """Per annotator (or producer) and kind: annotations, median and total lead time in seconds."""
         rows = self.execute("SELECT agent_id, kind, count(*), median(lead_time), sum(lead_time) FROM annotations "
-                            "GROUP BY agent_id, kind ORDER BY agent_id, kind")
+                            "WHERE NOT superseded GROUP BY agent_id, kind ORDER BY agent_id, kind")
         return [{"annotator": a, "kind": k, "annotations": n, "median_lead_time_s": med, "total_lead_time_s": total}
                 for a, k, n, med, total in rows]
 
@@ -396,23 +420,14 @@ class CorpusStore:
 
     def _update(self, table_name: str, table: pa.Table) -> None:
         """Set the columns of ``table`` on the rows whose ``id`` it names."""
-        with self.transaction(), self._file.lease(write=True) as con:
-            con.register("_batch", table)
-            try:
-                columns = ", ".join(f"{c} = _batch.{c}" for c in table.column_names if c != "id")
-                con.execute(f"UPDATE {table_name} SET {columns} FROM _batch WHERE {table_name}.id = _batch.id")
-            finally:
-                con.unregister("_batch")
+        columns = ", ".join(f"{c} = _batch.{c}" for c in table.column_names if c != "id")
+        self.execute_with(table, f"UPDATE {table_name} SET {columns} FROM _batch WHERE {table_name}.id = _batch.id")
 
     def _insert(self, table_name: str, table: pa.Table) -> int:
-        with self.transaction(), self._file.lease(write=True) as con:
+        with self.transaction():
             before = self.count(table_name)
-            con.register("_batch", table)
-            try:
-                columns = ", ".join(table.column_names)
-                con.execute(f"INSERT OR IGNORE INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
-            finally:
-                con.unregister("_batch")
+            columns = ", ".join(table.column_names)
+            self.execute_with(table, f"INSERT OR IGNORE INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
             return self.count(table_name) - before
 
 

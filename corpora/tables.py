@@ -71,22 +71,26 @@ def build_tables(store: CorpusStore, sources: Sequence[SourceExample], include_c
         )
     tables = [ConfigTable("examples", example_features, dict(examples))]
     roles = ("annotation", "candidate") if include_candidates else ("annotation",)
+    overridden = store.studio.overridden_records()
     for spec in KINDS.all().values():
         records = [r for role in roles for r in store.iter_explanations(role, spec.name) if r.source_id in by_id]
         if records:
-            tables.append(_explanation_table(spec, sorted(records, key=lambda r: r.id), by_id, text_fields))
+            tables.append(_explanation_table(spec, sorted(records, key=lambda r: r.id), by_id, text_fields,
+                                             overridden))
     from whyset.corpora.gold import gold_table  # (it imports ConfigTable from here)
 
     return tables + [gold for gold in [gold_table(store, sources, text_fields)] if gold is not None]
 
 
-def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],
-                       sources: dict[str, SourceExample], text_fields: list[str]) -> ConfigTable:
+def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord], sources: dict[str, SourceExample],
+                       text_fields: list[str], overridden: set[str]) -> ConfigTable:
+    """``final`` marks an item's final human answers: every annotation, except those an adjudicator's answer
+    replaced (the adjudicated answer is then the item's one final answer; the others stay, marked)."""
     config, kind, payload_model = spec.config, spec.name, spec.payload
     common = {
         "id": Value("string"), "source_id": Value("string"), "record_type": Value("string"),
         "round_id": Value("string"), "origin": Value("string"), "agent_id": Value("string"),
-        "lead_time": Value("float64"), "gold_label": Value("string"),
+        "lead_time": Value("float64"), "gold_label": Value("string"), "final": Value("bool"),
         FIELDS: {f: Value("string") for f in text_fields},
     }
     payload = model_features(payload_model, exclude=("kind",))
@@ -101,6 +105,7 @@ def _explanation_table(spec: KindSpec, records: Sequence[ExplanationRecord],
             {"id": record.id, "source_id": record.source_id, "record_type": record.role,
              "round_id": record.round_id, "origin": record.provenance.origin,
              "agent_id": record.provenance.agent_id, "lead_time": record.lead_time, "gold_label": source.label,
+             "final": record.role == "annotation" and record.id not in overridden,
              FIELDS: {f: source.fields.get(f) for f in text_fields},
              **dump_row(record.explanation, exclude=("kind",)), "provenance": dump_row(record.provenance)}
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,42 @@ def studio(tmp_path: Path):
     from whyset.annotation.studio import Studio
 
     studio = Studio.open(tmp_path / "studio")
+    yield studio
+    Studio.open(tmp_path / "studio").down()
+
+
+PG_ROLE, PG_PASSWORD = "whyset", "whyset-test-pw"
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL 15 cluster of this test session (loopback, password auth, a role that may create
+    databases), copied from a cached cluster that already holds whyset's migrated Label Studio template
+    database: the first session on a machine builds it (Label Studio's migrations, about a minute), later
+    ones copy it (under a second)."""
+    from tests.pgcluster import PgCluster, cached_cluster
+    from whyset.annotation import server
+
+    def prepare(cluster: PgCluster) -> None:
+        cluster.create_role(PG_ROLE, PG_PASSWORD)
+        server.migrated_template_database(cluster.url(PG_ROLE, PG_PASSWORD, "whyset"))
+
+    cluster = cached_cluster(Path(os.environ["WHYSET_HOME"]) / "postgresql-15-cluster", prepare)
+    yield cluster
+    cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_studio(request, tmp_path: Path):
+    """The ``studio`` fixture on either database: PostgreSQL gives each annotator's server a database of its
+    own in the session's cluster, named after a database of this test."""
+    from whyset.annotation.studio import Studio
+
+    database = None
+    if request.param == "postgresql":
+        cluster = request.getfixturevalue("postgres")
+        database = cluster.url(PG_ROLE, PG_PASSWORD, f"t{uuid.uuid4().hex[:10]}")
+    studio = Studio.open(tmp_path / "studio", database)
     yield studio
     Studio.open(tmp_path / "studio").down()
 

@@ -118,3 +118,15 @@ def test_free_text_round_adjudicates_by_the_rule_validate_reports(tmp_path: Path
         tasks = studio.client("dana").snapshot(report.project_id)
         assert {t["data"]["whyset_key"] for t in tasks} == expected
         assert {p["model_version"] for t in tasks for p in t["predictions"]} == {"annotator:alice", "annotator:bob"}
+
+        # the adjudicator settles both; her answer becomes each item's final answer in the export and for gold
+        _submit(corpus, studio, "ft-adjudication", {"dana": [_text("The premise shows the man on a stage.")] * 2})
+        assert corpus.pull(studio, "ft-adjudication").statuses == {"valid": 2}
+        final = list(corpus.store.final_answers("qa"))
+        assert len(final) == 6 and {r.provenance.agent_id for r in final if r.source_id in expected} == {"dana"}
+        corpus.export(tmp_path / "dataset")
+    rows = load_export(tmp_path / "dataset", "qa_explanations")["validation"]
+    finals = {(r["agent_id"], r["source_id"]): r["final"] for r in rows}
+    assert len(finals) == 10 and sum(finals.values()) == 6
+    assert {key for key, is_final in finals.items() if not is_final} == {(a, s) for a in ("alice", "bob")
+                                                                          for s in expected}

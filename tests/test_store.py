@@ -13,13 +13,37 @@ from whyset.errors import WhysetError
 
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     path = tmp_path / "c.duckdb"
+    expected = [(version, name) for version, name, _ in _migrations()]
     with CorpusStore(path) as db:
-        assert db.schema_version == max(v for v, _, _ in _migrations()) >= 6
+        assert db.schema_version == expected[-1][0]
     with CorpusStore(path) as db:  # reopening must not re-run (it would fail on CREATE TABLE)
         rows = db.migrations()
-    assert rows == [(version, name) for version, name, _ in _migrations()]
-    assert rows[:4] == [(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info")]
-    assert (6, "source_identity") in rows
+    assert rows == expected
+    assert {(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info"), (6, "source_identity"),
+            (7, "campaigns")} <= set(rows)
+
+
+def test_campaign_migration_keeps_pulled_results_as_first_versions(tmp_path: Path, monkeypatch) -> None:
+    """A store pulled before results were versioned: each row becomes version 1, stamped from its raw JSON
+    (rows written with DuckDB's relational API: the store owns all SQL)."""
+    import duckdb
+
+    import whyset.corpora.store as store_module
+
+    path = tmp_path / "old.duckdb"
+    monkeypatch.setattr(store_module, "_migrations", lambda: [m for m in _migrations() if m[0] < 7])
+    with CorpusStore(path) as db:
+        db.add_round("r1", "r1", "rationale")
+    monkeypatch.undo()
+    raw = '{"annotation": {"updated_at": "2026-12-01T10:00:00.5Z", "lead_time": 3.5}}'
+    with duckdb.connect(str(path)) as con:
+        con.values(["srv", 7, 1, 2, "r1", "s1", None, "alice", "valid", None, "{}", None, raw,
+                    "2026-12-01 10:00:01+00"]).insert_into("studio_results")
+    with CorpusStore(path) as db:
+        assert db.schema_version == _migrations()[-1][0]
+    with duckdb.connect(str(path)) as con:
+        rows = con.table("studio_results").project("version, updated_at, lead_time, superseded_at").fetchall()
+    assert rows == [(1, "2026-12-01T10:00:00.5Z", 3.5, None)]
 
 
 def test_labels_can_grow_but_never_shrink(store: CorpusStore):

@@ -3,14 +3,16 @@ annotator, pull, restart, interrupted pushes, bad input, adjudication."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 
-from whyset.annotation import server
+from whyset.annotation import postgres, server
 from whyset.annotation.adjudication import adjudication_items
 from whyset.annotation.client import StudioClient
+from whyset.annotation.postgres import Database
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
 from whyset.annotation.studio import Studio
@@ -63,8 +65,8 @@ def _tasks(store: CorpusStore, project_id: int, annotator: str = "alice") -> lis
     return [(t.task_id, t.source_id) for t in store.studio.tasks(project.server, project_id)]
 
 
-def test_round_trip_two_annotators_with_restart(studio: Studio, esnli_store: CorpusStore, tmp_path: Path) -> None:
-    store = esnli_store
+def test_round_trip_two_annotators_with_restart(any_studio: Studio, esnli_store: CorpusStore) -> None:
+    studio, store = any_studio, esnli_store
     _add_rationale_candidates(store)
     view = make_view(store, "rationale")
     items = items_for(store, view, limit=12)
@@ -73,6 +75,11 @@ def test_round_trip_two_annotators_with_restart(studio: Studio, esnli_store: Cor
     assert report.created == 24 and report.already_there == 0
     alice, bob = studio.server("alice"), studio.server("bob")
     assert alice.url != bob.url and alice.server_id != bob.server_id  # a server each
+    assert alice.database == bob.database == ("postgresql" if studio.database else "sqlite")
+    if studio.database:  # a database each, made by whyset on the PostgreSQL server
+        base = Database.parse(studio.database)
+        cluster = postgres.Cluster(base)
+        assert cluster.exists(f"{base.name}_alice") and cluster.exists(f"{base.name}_bob")
 
     # the predictions went in with their model_version and score
     snapshot = studio.client("alice").snapshot(report.projects["alice"])
@@ -139,7 +146,9 @@ def test_round_trip_two_annotators_with_restart(studio: Studio, esnli_store: Cor
     assert "alice" in tasks[0]["data"]["answers"]
 
 
-def test_interrupted_push_yields_one_task_per_item(studio: Studio, esnli_store: CorpusStore, monkeypatch) -> None:
+def test_interrupted_push_yields_one_task_per_item(any_studio: Studio, esnli_store: CorpusStore,
+                                                    monkeypatch) -> None:
+    studio = any_studio
     view = make_view(esnli_store, "freetext")
     items = items_for(esnli_store, view, limit=20)
     real_import, calls = StudioClient.import_tasks, []
@@ -250,7 +259,15 @@ def test_cli_studio_lifecycle(tmp_path: Path, esnli_dir: Path) -> None:
         assert "round r1: 10 tasks created, 0 already there" in first.stdout, first.stderr
         assert "round r1: 0 tasks created, 10 already there" in run(*args, cwd=tmp_path).stdout
         pulled = run("pull", "--round", "r1", "--home", home, cwd=tmp_path)
-        assert "round r1: no annotations yet; 0 new annotation records" in pulled.stdout, pulled.stderr
+        assert "round r1: nothing new; 0 new annotation records (0 changed tasks read)" in pulled.stdout, pulled.stderr
+        shown = run("studio", "status", "--json", "--home", home, cwd=tmp_path)
+        servers = json.loads(shown.stdout)["servers"]
+        assert sorted(servers) == ["alice", "bob"] and servers["alice"]["version"] == "1.23.2"
+        assert servers["alice"]["database"] == "sqlite" and len(servers["alice"]["admin_token"]) == 40
+        [project] = servers["bob"]["projects"]
+        assert project["round"] == "r1" and project["link"] == f"{servers['bob']['url']}/projects/{project['project_id']}"
+        assert StudioClient(server.Connection(servers["bob"]["url"], servers["bob"]["admin_token"], "x")).task_count(
+            project["project_id"]) == 5  # the token drives the server
         accounts = run("studio", "accounts", "alice", "--home", home, cwd=tmp_path)
         assert re.match(r"alice: http://127\.0\.0\.1:\d+ alice@whyset\.local / \S+$", accounts.stdout)
     finally:

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from label_studio_sdk.label_interface import LabelInterface
 
-from whyset.annotation.push import assign
+from whyset.annotation.assignment import assign
 from whyset.annotation.views import CANT_DECIDE, view_for
 from whyset.annotation.views.counterfactual import diff_html
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit, word_edits
@@ -135,3 +135,17 @@ def test_makefile_installs_the_pinned_label_studio() -> None:
     assert "STUDIO_VENV := work/label-studio-$(LABEL_STUDIO)\n" in makefile
     assert studio_venv() == REPO / "work" / f"label-studio-{LABEL_STUDIO_VERSION}"  # where whyset looks for it
     assert "pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)\n" in makefile
+
+
+def test_rebalancing_moves_unstarted_work_to_a_newcomer_once_per_item() -> None:
+    from whyset.annotation.assignment import fill, rebalance
+
+    # x and y both hold items 0-5; the newcomer z may take each item from one of them only
+    unstarted = {"x": [f"i{n}" for n in range(6)], "y": [f"i{n}" for n in range(6)], "z": []}
+    seen = {f"i{n}": {"x", "y"} for n in range(6)}
+    moves = rebalance(unstarted, seen, "r")
+    assert len({key for key, _, _ in moves}) == len(moves) == 4 and {to for _, _, to in moves} == {"z"}
+    assert rebalance({"x": ["a", "b"], "y": ["c"]}, {}, "r") == []  # within one: nothing moves
+    holders = {key: {"x", "y"} - {donor} for key, donor, _ in moves}
+    plan = fill(list(holders), ["x", "y", "z"], 2, holders, {k: {"x", "y"} for k in holders}, {}, "r")
+    assert plan.give == {"x": [], "y": [], "z": sorted(holders, key=plan.give["z"].index)} and not plan.short

@@ -32,6 +32,7 @@ from whyset.corpora.store import CorpusStore
 from whyset.errors import BadInput
 
 if TYPE_CHECKING:
+    from whyset.annotation.campaign import ReassignReport, RoundStatus
     from whyset.annotation.pull import PullReport
     from whyset.annotation.push import Guideline, PushReport
     from whyset.annotation.studio import Studio
@@ -180,9 +181,11 @@ class Corpus:
 
     # -- Label Studio -------------------------------------------------------------------------------
     def push(self, studio: Studio, kind: str, round_id: str, annotators: Sequence[str], k: int = 1,
-             guideline: Guideline | None = None, limit: int | None = None, batch_size: int = 500) -> PushReport:
-        """Push items (with candidates as pre-annotations) to k of the annotators each, blind."""
-        from whyset.annotation.push import Guideline, items_for, make_view, push
+             guideline: Guideline | None = None, limit: int | None = None, batch_size: int | None = None,
+             controls: float = 0.0) -> PushReport:
+        """Push items (with candidates as pre-annotations) to k of the annotators each, blind, with a share
+        ``controls`` of each queue being known-answer items."""
+        from whyset.annotation.push import BATCH_SIZE, Guideline, items_for, make_view, push
 
         if not annotators:
             raise BadInput("--annotators: give at least one annotator handle")
@@ -192,13 +195,28 @@ class Corpus:
         if studio.blind:
             studio.up(annotators)  # each annotator's own server, started together
         studio.accounts(annotators)
-        return push(self.store, studio, round_id, view, items, annotators, k, guideline, batch_size=batch_size)
+        return push(self.store, studio, round_id, view, items, annotators, k, guideline,
+                    batch_size=batch_size or BATCH_SIZE, controls=controls)
 
     def pull(self, studio: Studio, round_id: str) -> PullReport:
         """Pull the round's annotations; invalid ones are kept aside with the reason."""
         from whyset.annotation.pull import pull
 
         return pull(self.store, studio, round_id)
+
+    def status(self, round_id: str) -> RoundStatus:
+        """How far a round is, per annotator, as of its last pull (done / skipped / remaining, lead time,
+        agreement so far, control accuracy)."""
+        from whyset.annotation.campaign import round_status
+
+        return round_status(self.store, round_id)
+
+    def reassign(self, studio: Studio, round_id: str, leave: Sequence[str] = (),
+                 join: Sequence[str] = ()) -> ReassignReport:
+        """Annotators leave or join a running round: unstarted work is dealt again, blind, k per item."""
+        from whyset.annotation.campaign import reassign
+
+        return reassign(self.store, studio, round_id, leave, join)
 
     def replay_esnli(self, studio: Studio, folder: str | Path, round_id: str, split: str = "dev",
                      limit: int | None = None) -> dict[str, int]:
@@ -230,7 +248,7 @@ class Corpus:
         guideline = Guideline(round_.details.get("guideline", ""), f"{round_.guideline_version}+adjudication")
         studio.accounts([adjudicator])
         report = push(self.store, studio, f"{round_id}-adjudication", view, adjudication_items(items, conflicts),
-                      [adjudicator], 1, guideline, round_kind="adjudication")
+                      [adjudicator], 1, guideline, round_kind="adjudication", details={"adjudicates": round_id})
         return AdjudicationReport(round_id, len(conflicts), report.created, report.projects[adjudicator],
                                   report.links[adjudicator])
 

@@ -49,3 +49,9 @@ def studio_venv() -> Path:
 def studio_template() -> Path:
     """A migrated Label Studio data dir that servers start from (migrating takes 35-170 s; a copy, seconds)."""
     return (_home() or _cache()) / f"label-studio-{LABEL_STUDIO_VERSION}-template"
+
+
+def studio_postgres_templates() -> Path:
+    """Owner-only record of the migrated template databases whyset made on PostgreSQL servers (name ->
+    the admin token inside it: a clone's admin has the template's token until its first start resets it)."""
+    return (_home() or _cache()) / f"label-studio-{LABEL_STUDIO_VERSION}-postgres-templates.json"

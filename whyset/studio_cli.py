@@ -3,6 +3,7 @@ few lines over :class:`whyset.Corpus` and :class:`whyset.Studio`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -72,7 +73,13 @@ def studio_down(home: HomeOption = None, store: StoreOption = DEFAULT_STORE) -> 
 
 
 @studio_app.command("status")
-def studio_status(home: HomeOption = None, store: StoreOption = DEFAULT_STORE) -> None:
+def studio_status(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object: per server its URL, Label Studio "
+                                          "version, database, admin token and the projects of every round.")
+                       ] = False,
+    home: HomeOption = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
     """Show each annotator's server; exit 4 when there is none or one does not answer."""
     from whyset.annotation.client import StudioClient
 
@@ -81,9 +88,26 @@ def studio_status(home: HomeOption = None, store: StoreOption = DEFAULT_STORE) -
         raise ServerUnreachable(f"no Label Studio running or connected for {studio.home} "
                                 "(`whyset push` starts annotators' servers; or `whyset studio up HANDLES`, "
                                 "`whyset studio connect URL --token T`)")
+    projects = []
+    if store.exists():
+        with open_corpus(store) as corpus:
+            projects = corpus.store.studio.projects()
+    servers = {}
     for handle, connection in sorted(studio.servers.items()):
-        StudioClient(connection).whoami()
-        _show(handle, connection)
+        client = StudioClient(connection)
+        client.whoami()
+        if not as_json:
+            _show(handle, connection)
+            continue
+        servers[handle] = {
+            "url": connection.url, "version": client.version(),
+            "database": "remote" if connection.remote else connection.database, "admin_token": connection.token,
+            "server_id": connection.server_id, "pid": connection.pid,
+            "projects": [{"round": p.round_id, "kind": p.kind, "annotator": p.annotator, "project_id": p.project_id,
+                          "link": f"{connection.url}/projects/{p.project_id}"}
+                         for p in projects if p.server == connection.server_id]}
+    if as_json:
+        console.print(json.dumps({"home": str(studio.home), "servers": servers}, indent=2))
 
 
 @studio_app.command("connect")
@@ -143,7 +167,10 @@ def push(
     guideline: Annotated[Path | None, typer.Option(help="Guideline text (Markdown/HTML) shown in the projects.")] = None,
     guideline_version: Annotated[str, typer.Option(help="Version recorded with every annotation.")] = "v1",
     limit: Annotated[int | None, typer.Option(help="Push only the first N items.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Tasks per import request.")] = 500,
+    controls: Annotated[float, typer.Option(
+        help="Share of each annotator's queue that is control items with a known answer (e.g. 0.1), mixed in "
+             "blind; drawn from items outside the round.")] = 0.0,
+    batch_size: Annotated[int | None, typer.Option(help="Tasks per import request (default 1000).")] = None,
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
@@ -153,8 +180,11 @@ def push(
     text = Guideline.from_file(guideline, guideline_version) if guideline else None
     studio = open_studio(home, store)
     with open_corpus(store) as corpus:
-        report = corpus.push(studio, kind, round_id, _handles(annotators), k, text, limit, batch_size)
-    console.print(f"round {round_id}: {report.created} tasks created, {report.already_there} already there")
+        report = corpus.push(studio, kind, round_id, _handles(annotators), k, text, limit, batch_size, controls)
+    console.print(f"round {round_id}: {report.created} tasks created, {report.already_there} already there"
+                  + (f", {report.controls} control tasks" if report.controls else ""))
+    if report.short:
+        warn(f"{len(report.short)} items have fewer than {k} annotators who have not seen them")
     for annotator, link in report.links.items():
         console.print(f"  {annotator}: {link}")
     if not studio.blind:
@@ -173,8 +203,10 @@ def pull(
         report = corpus.pull(studio, round_id)
     for problem in report.problems:
         warn(problem)
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items())) or "no annotations yet"
-    console.print(f"round {round_id}: {counts}; {report.new_annotations} new annotation records")
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.statuses.items())) or "nothing new"
+    changes = "".join(f", {n} {what}" for what, n in (("edited", report.edited), ("deleted", report.deleted)) if n)
+    console.print(f"round {round_id}: {counts}{changes}; {report.new_annotations} new annotation records "
+                  f"({report.tasks} changed tasks read)")
 
 
 @app.command(rich_help_panel="Label Studio")
@@ -196,3 +228,60 @@ def adjudicate(
         return
     console.print(f"round {round_id}: {report.disagreeing} items disagree; {report.created} adjudication tasks at "
                   f"{report.link}")
+
+
+@app.command(rich_help_panel="Label Studio")
+def reassign(
+    round_id: Annotated[str, typer.Option("--round", help="The running round.")],
+    leave: Annotated[list[str] | None, typer.Option(help="An annotator who leaves (repeatable).")] = None,
+    join: Annotated[list[str] | None, typer.Option(help="An annotator who joins (repeatable).")] = None,
+    home: HomeOption = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Change who annotates a running round: a leaver's unstarted tasks, and a fair share of the others' for a
+    newcomer, are dealt again (blind, k distinct annotators per item). Re-running changes nothing."""
+    studio = open_studio(home, store)
+    with open_corpus(store) as corpus:
+        report = corpus.reassign(studio, round_id, leave or [], join or [])
+    moved = ", ".join(f"{a} -{n}" for a, n in report.withdrawn.items() if n)
+    given = ", ".join(f"{a} +{n}" for a, n in report.given.items() if n)
+    console.print(f"round {round_id}: annotators {', '.join(report.annotators)}; "
+                  f"tasks withdrawn: {moved or 'none'}; given: {given or 'none'}")
+    if report.kept:
+        warn(f"{report.kept} tasks were started meanwhile and stay with their annotator")
+    if report.short:
+        warn(f"{len(report.short)} items have fewer annotators than k: nobody left has not seen them")
+
+
+@app.command("status", rich_help_panel="Label Studio")
+def round_status(
+    round_id: Annotated[str, typer.Option("--round", help="The round to show.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """How far a round is, per annotator, as of its last pull: done, skipped, remaining, median lead time,
+    agreement so far and control-item accuracy."""
+    with open_corpus(store) as corpus:
+        status = corpus.status(round_id)
+    if as_json:
+        console.print(json.dumps(status.as_dict(), indent=2))
+        return
+    when = status.as_of.strftime("%Y-%m-%d %H:%M UTC") if status.as_of else "never pulled"
+    console.print(f"round {round_id} ({status.kind}), as of the last pull ({when}):")
+    for family, value in status.agreement.items():
+        console.print(f"  agreement so far: {family} {_fmt(value)}")
+    console.print("  annotator      assigned  done  skipped  remaining  median lead s  agreement  controls")
+    for annotator, row in status.annotators.items():
+        agreement = next((row[k] for k in row if k.endswith("_agreement") and row[k] is not None), None)
+        control = row["controls"]
+        accuracy = f"{control['correct']}/{control['answered']} ({_fmt(control['accuracy'])})" if control[
+            "controls"] else "-"
+        console.print(f"  {annotator:<14} {row['assigned']:>8}  {row['done']:>4}  {row['skipped']:>7}  "
+                      f"{row['remaining']:>9}  {_fmt(row['median_lead_time_s'], 1):>13}  {_fmt(agreement):>9}  "
+                      f"{accuracy}")
+    for annotator in status.left:
+        console.print(f"  {annotator} left the round")
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"

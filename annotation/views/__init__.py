@@ -75,6 +75,9 @@ class TaskView:
     per_candidate: ClassVar[bool]     # one task per candidate (review) or one per source example
 
     controls: ClassVar[frozenset[str]]  # names of the view's own controls and task data keys
+    # whether control items (a known answer: the source's gold label) can be mixed into its queues: only for
+    # views whose decision is a label the annotator chooses, and whose tasks do not show the gold label
+    controls_supported: ClassVar[bool] = False
     common: ClassVar[frozenset[str]] = frozenset({"label", "cant_decide", "comment", "answers", "whyset_key"})
 
     def __init__(self, fields: list[str], labels: list[str], question: str = DEFAULT_QUESTION,
@@ -103,6 +106,10 @@ class TaskView:
 
     def prediction(self, candidate: ExplanationRecord) -> list[dict[str, Any]]:
         raise NotImplementedError
+
+    def known_answer(self, source: SourceExample) -> str | None:
+        """A control item's known answer (what a correct decision is), when the view supports controls."""
+        return source.label if self.controls_supported else None
 
     def parse(self, result: list[dict], source: SourceExample, candidate: ExplanationRecord | None) -> Outcome:
         judgement = judgement_of(result)

@@ -17,6 +17,12 @@ class RationaleView(TaskView):
 
     kind, explanation_kind, per_candidate = "rationale", "rationale", False
     controls = frozenset({"foil"})
+    controls_supported = True
+
+    def task_data(self, source, candidate) -> dict[str, Any]:
+        """The fields only: the annotator chooses the label, so the gold label is not in the task (Label
+        Studio's task list would show it)."""
+        return dict(source.fields)
 
     def _body(self) -> str:
         first = self.fields[0]
