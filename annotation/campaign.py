@@ -41,7 +41,7 @@ from whyset.annotation.views import TaskView
 from whyset.corpora.schema import ExplanationRecord
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_studio import Holding
-from whyset.errors import BadInput
+from whyset.errors import BadInput, WhysetError
 from whyset.validators.families import FAMILIES, Skipped, ValidationData
 
 # per agreement family: the round's headline figure, and where its per-annotator figure is in the result
@@ -90,7 +90,10 @@ def round_status(store: CorpusStore, round_id: str) -> RoundStatus:
     for family, (headline, per_person) in AGREEMENT.items():
         try:
             result = FAMILIES.get(family)().compute(data)
-        except Skipped:
+        except Skipped:  # nothing of this kind in the round
+            continue
+        except WhysetError:  # e.g. no item answered by two annotators yet: agreement is not defined so far
+            agreement[f"{family}.{headline}"] = None
             continue
         agreement[f"{family}.{headline}"] = result.get(headline)
         for annotator, figures in per_annotator.items():

@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.studio_support import start
 from tests.test_cli import run as run_cli
-from whyset.annotation import server
-from whyset.annotation.accounts import ensure_annotators
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
 from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.studio import Studio
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
@@ -29,7 +27,8 @@ def _word_span(source, name: str, index: int) -> Span:
     return Span(field=name, start=start, end=start + len(words[index]), text=words[index])
 
 
-def test_two_annotators_same_label_everywhere_does_not_crash(tmp_path: Path, esnli_store: CorpusStore) -> None:
+def test_two_annotators_same_label_everywhere_does_not_crash(tmp_path: Path, esnli_store: CorpusStore,
+                                                              studio: Studio) -> None:
     store = esnli_store
     sources = [store.sources_by_id([i])[i] for i in store.source_ids_in_order(limit=3)]
     provenance = Provenance(origin="model", agent_id="ig", model_name="minilm+linear-head")
@@ -37,27 +36,23 @@ def test_two_annotators_same_label_everywhere_does_not_crash(tmp_path: Path, esn
         ExplanationRecord(id=ExplanationRecord.make_id(s.id, "candidate", None, r, "ig"), source_id=s.id,
                           role="candidate", explanation=r, provenance=provenance)
         for s in sources for r in [Rationale(spans=[_word_span(s, "hypothesis", 0)], label="entailment")]])
-    connection = start(tmp_path / "studio")
-    try:
-        client = StudioClient(connection)
-        view = make_view(store, "rationale")
-        accounts = ensure_annotators(client, ["alice", "bob"], tmp_path / "studio")
-        report = push(store, client, "r1", view, items_for(store, view, limit=3), ["alice", "bob"], 2, GUIDE)
-        for handle in ("alice", "bob"):
-            as_user = StudioClient(connection, token=accounts[handle]["token"])
-            for task in client.snapshot(report.projects[handle]):
-                [prediction] = task["predictions"]
-                result = prediction["result"]  # alice submits the pre-annotation as it is
-                if handle == "bob":  # bob highlights the premise's second word instead, same label
-                    source = store.sources_by_id([task["data"]["whyset_key"]])[task["data"]["whyset_key"]]
-                    span = _word_span(source, "premise", 1)
-                    result = [{"from_name": "evidence_premise", "to_name": "premise", "type": "labels",
-                               "value": {"start": span.start, "end": span.end, "text": span.text,
-                                         "labels": ["evidence"]}}, result[-1]]
-                as_user.annotate(task["id"], result, lead_time=2.0)
-        assert pull(store, client, "r1").statuses == {"valid": 6}
-    finally:
-        server.down(tmp_path / "studio")
+    view = make_view(store, "rationale")
+    accounts = studio.accounts(["alice", "bob"])
+    report = push(store, studio, "r1", view, items_for(store, view, limit=3), ["alice", "bob"], 2, GUIDE)
+    for handle in ("alice", "bob"):
+        as_user = StudioClient(studio.server(handle), token=accounts[handle]["token"])
+        for task in studio.client(handle).snapshot(report.projects[handle]):
+            [prediction] = task["predictions"]
+            result = prediction["result"]  # alice submits the pre-annotation as it is
+            if handle == "bob":  # bob highlights the premise's second word instead, same label
+                source = store.sources_by_id([task["data"]["whyset_key"]])[task["data"]["whyset_key"]]
+                span = _word_span(source, "premise", 1)
+                result = [{"from_name": "evidence_premise", "to_name": "premise", "type": "labels",
+                           "value": {"start": span.start, "end": span.end, "text": span.text,
+                                     "labels": ["evidence"]}}, result[-1]]
+            as_user.annotate(task["id"], result, lead_time=2.0)
+    assert pull(store, studio, "r1").statuses == {"valid": 6}
+    studio.down()
     store.close()
 
     done = run_cli("validate", "run", "--report", "r.html", "--bootstrap", "50", "--store", str(store.path),

@@ -76,7 +76,8 @@ def test_single_annotator_kinds_are_skipped_with_reason(store: CorpusStore, esnl
                                   "plausibility": "no human rationale annotations to compare candidates with",
                                   "counterfactuals": "no counterfactual candidates (run a counterfactual builder)",
                                   "explanations": "no QA or explanation candidates (run an explanation builder)",
-                                  "judgements": "no review answers pulled from Label Studio yet"}
+                                  "judgements": "no review answers pulled from Label Studio yet",
+                                  "campaign": "no Label Studio round pushed yet"}
     assert "text" not in results and results["corpus"]["annotations"] == 10
 
 
