@@ -14,10 +14,10 @@ from whyset.errors import WhysetError
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     path = tmp_path / "c.duckdb"
     with CorpusStore(path) as db:
-        assert db.schema_version == max(v for v, _, _ in _migrations()) == 4
+        assert db.schema_version == max(v for v, _, _ in _migrations()) == 5
     with CorpusStore(path) as db:  # reopening must not re-run (it would fail on CREATE TABLE)
         rows = db.migrations()
-    assert rows == [(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info")]
+    assert rows == [(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info"), (5, "responses")]
 
 
 def test_labels_can_grow_but_never_shrink(store: CorpusStore):
