@@ -46,7 +46,7 @@ def test_demo_script_end_to_end(tmp_path: Path) -> None:
                         "SHARED": str(REPO.parent / "shared")}
     try:
         done = subprocess.run(["bash", "examples/demo.sh"], cwd=REPO, env=env, capture_output=True, text=True,
-                              timeout=900, check=False)
+                              timeout=1800, check=False)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         out = done.stdout
         assert "round esnli-human: 18 submitted, 0 already_there, 0 no_task" in out
