@@ -107,7 +107,7 @@ def test_unknown_builder_type_lists_the_registered_ones(tmp_path: Path) -> None:
 
 def test_no_sql_outside_corpora() -> None:
     """The store owns every table: SQL statements appear only in corpora/ (tests and benchmarks included)."""
-    # SQL statement heads, built so that this line is not one: SELECT, INSERT INTO, UPDATE <t> SET, DELETE FROM
+    # SQL statement heads (select, insert into, update ... set, delete from), upper-cased so this line is not one
     select, insert, update, delete = (word.upper() for word in ("select", "insert", "update", "delete"))
     statement = re.compile(rf"\b({select}\b|{insert}( OR \w+)? INTO\b|{update} \w+ SET\b|{delete} FROM\b)")
     offenders = [f"{path.relative_to(REPO)}:{n}" for path in REPO.rglob("*.py")
