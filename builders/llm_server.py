@@ -4,10 +4,11 @@
 It lives in a venv of its own (:func:`whyset.paths.llm_server_venv`), built from the PyPI sdist with the
 machine's compiler. pip caches the built wheel keyed by the sdist alone, whatever ``CMAKE_ARGS`` said, so the
 build is portable on purpose: ``-DGGML_NATIVE=OFF`` compiles for AVX2/FMA/F16C (x86-64-v3) instead of this
-very CPU, and a cache restored on another machine of a CI pool cannot crash with SIGILL (measured on the
-AVX2 machines here: no slower than native, see README "Builders").
+very CPU, and a cache restored on another machine of a CI pool cannot crash with SIGILL (its speed against
+a native build was not compared here). Note that a wheel pip cached before, from a native build, is reused
+as it is.
 
-Facts relied on (measured, README): the server serializes requests (one sequence at a time), never answers
+Facts relied on (measured on llama-cpp-python 0.3.36 while writing this module): the server serializes requests (one sequence at a time), never answers
 429, is deterministic given a request ``seed``, starts in 3-5 s and holds ~250-300 MB; ``/v1/models`` waits
 behind a running generation, ``/openapi.json`` does not (so it is the health check); environment variables
 named like its settings (``HOST``, ``PORT``, ``API_KEY``, ``MODEL``, ...) override its command line, so they

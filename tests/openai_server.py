@@ -26,6 +26,11 @@ def echo_reply(body: dict[str, Any]) -> str:
     return f"The label holds because the {picked} in one sentence match the other ({digest[:6]})."
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # socketserver's default listen backlog of 5 resets connections beyond ~16 at once
+
+
 @dataclass
 class Arrival:
     index: int
@@ -44,6 +49,7 @@ class OpenAIStub:
     refusals: list[int] = field(default_factory=list)
     retry_after: float | None = 1.0
     upstream: str | None = None
+    gather: int = 0  # hold every request until this many are in flight (at most 10 s), then answer them all
     reply: Callable[[dict[str, Any]], str] = echo_reply
     arrivals: list[Arrival] = field(default_factory=list)
     in_flight: int = 0
@@ -51,6 +57,7 @@ class OpenAIStub:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self._gathered = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -89,8 +96,7 @@ class OpenAIStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
@@ -111,6 +117,9 @@ class OpenAIStub:
                                          body["messages"][-1]["content"]))
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if self.gather:
+                self._gathered.notify_all()
+                self._gathered.wait_for(lambda: self.max_in_flight >= self.gather, timeout=10)
         try:
             time.sleep(self.latency)
             if status != 200:

@@ -185,8 +185,9 @@ def test_concurrency_is_scheduling_not_content() -> None:
 
 
 def test_requests_go_out_together_and_come_back_in_order() -> None:
-    # 1 s per request: starting 16 threads and their first requests must fit inside one latency on a busy box
-    with OpenAIStub(latency=1.0) as stub:
+    # the server holds each request until 16 are in flight (10 s at most), so a busy box cannot make the
+    # first answers come back before the last requests went out
+    with OpenAIStub(latency=0.05, gather=16) as stub:
         generator = OpenAIGenerator("m", stub.url)
         answers = generator.generate(_requests(16), concurrency=16)
     assert stub.max_in_flight == 16
