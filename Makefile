@@ -11,8 +11,18 @@ export WHYSET_HOME := $(CURDIR)/work
 LABEL_STUDIO := 1.23.2
 STUDIO_VENV := work/label-studio-$(LABEL_STUDIO)
 STUDIO := $(STUDIO_VENV)/.label-studio-$(LABEL_STUDIO)
+# llama.cpp's OpenAI-compatible server (the endpoint tests, `whyset llm up`) also has a venv of its own
+# (whyset.paths.llm_server_venv). pip compiles it from the sdist: 10-20 min on 2 cores, the longest step of a
+# fresh clone, so it runs beside the others; pip caches the built wheel, so later builds take seconds.
+# GGML_NATIVE=OFF: pip's cache keys the wheel by the sdist alone, never by CMAKE_ARGS, so a wheel tuned to
+# one CPU (-march=native) could reach another machine through a shared cache and die there with SIGILL;
+# OFF builds for AVX2/FMA/F16C (x86-64-v3), which is all this 2-core machine has anyway.
+LLAMA_CPP := 0.3.36
+LLM_VENV := work/llama-cpp-python-$(LLAMA_CPP)
+LLM := $(LLM_VENV)/.llama-cpp-python-$(LLAMA_CPP)
 
-.PHONY: venv demo test bench bench-studio bench-builders lint clean debs-demo debs-test
+.PHONY: venv llm-server demo test bench bench-studio bench-builders bench-endpoint bench-attribution \
+	bench-classifier lint clean debs-demo debs-test
 
 PIP    := $(BIN)/pip install -q --disable-pip-version-check -c constraints.txt
 
@@ -43,14 +53,24 @@ $(STUDIO):
 	$(STUDIO_VENV)/bin/pip install -q --disable-pip-version-check label-studio==$(LABEL_STUDIO)
 	touch $(STUDIO)
 
+# The same two steps as `whyset llm install` (builders/llm_server.py), without needing .venv first.
+$(LLM):
+	$(PYTHON) -m venv $(LLM_VENV)
+	CMAKE_ARGS="-DGGML_NATIVE=OFF" $(LLM_VENV)/bin/pip install -q --disable-pip-version-check \
+		'llama-cpp-python[server]==$(LLAMA_CPP)'
+	touch $(LLM)
+
 venv: $(STAMP)
+
+llm-server: $(LLM)
 
 demo:
 	$(MAKE) -j2 $(STAMP) $(STUDIO) debs-demo
 	SHARED=$(SHARED) bash examples/demo.sh
 
+# The llama.cpp build goes first: it is the longest, and the others fit beside it.
 test:
-	$(MAKE) -j2 $(STAMP) $(STUDIO) debs-test
+	$(MAKE) -j4 $(LLM) $(STAMP) $(STUDIO) debs-test
 	$(BIN)/pytest -q -n 2
 
 bench: $(STAMP)
@@ -60,6 +80,15 @@ bench: $(STAMP)
 
 bench-builders: $(STAMP) debs-demo
 	$(BIN)/python benchmarks/bench_builders.py --esnli $(SHARED)/data/esnli-dev
+
+bench-endpoint: $(STAMP) $(LLM)
+	$(BIN)/python benchmarks/bench_endpoint.py
+
+bench-attribution: $(STAMP)
+	$(BIN)/python benchmarks/bench_attribution.py --esnli $(SHARED)/data/esnli-dev
+
+bench-classifier: $(STAMP)
+	$(BIN)/python benchmarks/bench_classifier.py --esnli $(SHARED)/data/esnli-dev
 
 bench-studio: $(STAMP) $(STUDIO) debs-test
 	$(BIN)/python benchmarks/bench_studio.py --esnli $(SHARED)/data/esnli-dev --database sqlite

@@ -11,6 +11,7 @@ Token scores are summed into words (sums keep completeness); words become spans 
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
-from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients
+from captum.attr import FeatureAblation, IntegratedGradients
 
 from whyset.builders.classifier import Encoded, baseline, embeddings
 from whyset.corpora.kinds.rationale import Span
@@ -48,72 +49,160 @@ class SpanRule:
 
 
 def logit_difference(logits: torch.Tensor, target: int) -> torch.Tensor:
-    others = (logits.sum(-1) - logits[:, target]) / (logits.shape[-1] - 1)
-    return logits[:, target] - others
+    return contrasts(logits)[:, target]
 
 
-def token_attributions(classifier: Any, encoded: Encoded, fields: dict[str, str], target: int, method: Method,
-                       steps: int = 32) -> tuple[list[torch.Tensor], float | None]:
-    """Per-segment token scores [n] and, for Integrated Gradients, captum's convergence delta."""
+def contrasts(logits: torch.Tensor) -> torch.Tensor:
+    """Every class's logit minus the mean of the other logits [batch, classes]: a target column per example
+    is what attribution explains, so a batch can mix targets."""
+    classes = logits.shape[-1]
+    return (logits * classes - logits.sum(-1, keepdim=True)) / (classes - 1)
+
+
+@dataclass(frozen=True)
+class IGSchedule:
+    """Integrated Gradients with captum's Gauss-Legendre rule, stepped up until it converges: each example
+    starts at ``start`` steps and doubles (8 -> 16 -> 32) while its convergence delta, |sum of attributions -
+    (f(x) - f(baseline))|, exceeds ``tolerance`` x |f(x) - f(baseline)|, up to ``most`` steps."""
+
+    start: int = 8
+    most: int = 32
+    tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """One example's token scores (per segment, unpadded), its probabilities at the input, and for
+    Integrated Gradients the convergence delta reached and the steps it took."""
+
+    tokens: list[torch.Tensor]
+    probabilities: list[float]
+    delta: float | None = None
+    steps: int | None = None
+
+
+def attribute(classifier: Any, examples: Sequence[dict[str, str]], targets: Sequence[int], method: Method,
+              schedule: IGSchedule = IGSchedule(), encoded: Encoded | None = None) -> list[Attribution]:
+    """Token attributions for a batch of examples (padded; padding has attention mask 0 and equals the
+    baseline, so it gets exactly zero attribution and changes no other example's)."""
+    encoded = (encoded or classifier.encode(examples)).to(classifier.device)
     inputs = tuple(embeddings(classifier.encoder, encoded))
     base = tuple(baseline(classifier.encoder, classifier.tokenizer, encoded))
-    masks = encoded.attention_mask
+    # captum repeats tensor arguments along with the inputs (one copy per step), so they travel flat
+    args = (*encoded.attention_mask, *encoded.token_type_ids)
+    k = len(inputs)
+    target = torch.tensor(list(targets), device=classifier.device)
+    rows = torch.arange(len(targets), device=classifier.device)
 
-    def forward(*embeds: torch.Tensor) -> torch.Tensor:
-        return logit_difference(classifier.logits_from_embeddings(embeds, masks), target)
+    def forward(*tensors: torch.Tensor) -> torch.Tensor:
+        return contrasts(classifier.logits_from_embeddings(tensors[:k], tensors[k:2 * k], tensors[2 * k:]))
 
-    delta = None
-    if method == "integrated_gradients":
-        attributions, deltas = IntegratedGradients(forward).attribute(
-            inputs, baselines=base, n_steps=steps, internal_batch_size=steps, return_convergence_delta=True)
-        delta = float(deltas.abs().max())
-    elif method == "gradient_x_input":
-        attributions = InputXGradient(forward).attribute(inputs)
-    elif method == "occlusion":
-        groups = _word_groups(encoded, fields)
-        ablated = FeatureAblation(forward).attribute(inputs, baselines=base,
-                                                     feature_mask=tuple(g.view(1, -1, 1) for g in groups))
-        # captum gives every element of a group the group's whole effect; share it out over the word's tokens
-        all_ids = torch.cat(groups)
-        counts = torch.bincount(all_ids)
-        return [a[0, :, 0].detach() / counts[g] for a, g in zip(ablated, groups, strict=True)], None
+    deltas: list[float | None] = [None] * len(targets)
+    steps: list[int | None] = [None] * len(targets)
+    if method == "gradient_x_input":  # one forward+backward gives the probabilities and every example's gradient
+        leaves = [x.detach().requires_grad_(True) for x in inputs]
+        logits = classifier.logits_from_embeddings(leaves, args[:k], args[k:])
+        contrasts(logits)[rows, target].sum().backward()  # examples are independent: a sum keeps each gradient
+        scores = [(leaf.grad * leaf).sum(-1).detach() for leaf in leaves]
+        probabilities = torch.softmax(logits.detach(), -1).tolist()
     else:
-        raise ValueError(f"unknown attribution method {method!r}")
-    return [a.sum(-1)[0].detach() for a in attributions], delta
+        with torch.no_grad():
+            logits = classifier.logits_from_embeddings(inputs, args[:k], args[k:])
+        probabilities = torch.softmax(logits, -1).tolist()
+        if method == "integrated_gradients":
+            with torch.no_grad():
+                gap = contrasts(logits)[rows, target] - forward(*base, *args)[rows, target]
+            scores = _integrated_gradients(forward, inputs, base, args, target, gap, schedule, deltas, steps)
+        elif method == "occlusion":
+            scores = _occlusion(forward, inputs, base, args, target, encoded, examples)
+        else:
+            raise ValueError(f"unknown attribution method {method!r}")
+    return [Attribution([s[b, :len(owners[b])].detach().cpu() for s, owners in zip(scores, encoded.token_fields,
+                                                                                   strict=True)],
+                        probabilities[b], deltas[b], steps[b]) for b in range(len(targets))]
+
+
+def _integrated_gradients(forward: Any, inputs: tuple[torch.Tensor, ...], base: tuple[torch.Tensor, ...],
+                          args: tuple, target: torch.Tensor, gap: torch.Tensor, schedule: IGSchedule,
+                          deltas: list[float | None], steps: list[int | None]) -> list[torch.Tensor]:
+    """Per-segment token scores [batch, tokens]; each example gets the fewest steps that converge."""
+    scores = [torch.zeros(x.shape[:2], device=x.device) for x in inputs]
+    pending = torch.arange(len(target), device=target.device)
+    n = schedule.start
+    ig = IntegratedGradients(forward)
+    while len(pending):
+        pick = tuple(x[pending] for x in inputs), tuple(x[pending] for x in base)
+        attributions = ig.attribute(pick[0], baselines=pick[1], target=target[pending], n_steps=n,
+                                    method="gausslegendre", additional_forward_args=tuple(t[pending] for t in args),
+                                    internal_batch_size=max(len(pending), min(len(pending) * n, 512)))
+        token_scores = [a.sum(-1).detach() for a in attributions]
+        delta = (sum(t.sum(-1) for t in token_scores) - gap[pending]).abs()
+        done = (delta <= schedule.tolerance * gap[pending].abs()) | (n >= schedule.most)
+        for segment, t in zip(scores, token_scores, strict=True):
+            segment[pending[done], :t.shape[1]] = t[done]
+        for b, d in zip(pending[done].tolist(), delta[done].tolist(), strict=True):
+            deltas[b], steps[b] = d, n
+        pending, n = pending[~done], min(n * 2, schedule.most)
+    return scores
+
+
+def _occlusion(forward: Any, inputs: tuple[torch.Tensor, ...], base: tuple[torch.Tensor, ...], args: tuple,
+               target: torch.Tensor, encoded: Encoded, examples: Sequence[dict[str, str]]) -> list[torch.Tensor]:
+    """Each word replaced by [PAD] at once (all its tokens, in every segment it spans), a word per forward
+    pass for the whole batch; captum gives every token of a word the word's whole effect, so it is shared out
+    over the word's tokens."""
+    groups = _word_groups(encoded, examples)
+    masks = tuple(g.unsqueeze(-1).to(inputs[0].device) for g in groups)
+    ablated = FeatureAblation(forward).attribute(inputs, baselines=base, target=target,
+                                                 additional_forward_args=args, feature_mask=masks)
+    joined = torch.cat(groups, 1)  # a word lies in one segment, but ids count across an example's segments
+    counts = torch.stack([torch.bincount(row)[row] for row in joined]).clamp(min=1)
+    out, at = [], 0
+    for a, g in zip(ablated, groups, strict=True):
+        out.append(a[..., 0].detach() / counts[:, at:at + g.shape[1]].to(a.device))
+        at += g.shape[1]
+    return out
 
 
 def words_of(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in WORD.finditer(text)]
 
 
-def _word_index(encoded: Encoded, fields: dict[str, str]) -> list[list[tuple[str, int] | None]]:
-    """For every token of every segment: (field, index of the word it falls in), or None."""
+def _word_index(encoded: Encoded, example: int, fields: dict[str, str]) -> list[list[tuple[str, int] | None]]:
+    """For every token of every segment of one example: (field, index of the word it falls in), or None."""
     words = {name: words_of(text) for name, text in fields.items()}
+    starts = {name: [ws for ws, _ in spans] for name, spans in words.items()}
     index = []
     for owners, offsets in zip(encoded.token_fields, encoded.offsets, strict=True):
         row: list[tuple[str, int] | None] = []
-        for owner, (start, end) in zip(owners, offsets, strict=True):
+        for owner, (start, end) in zip(owners[example], offsets[example], strict=True):
             hit = None
             if owner is not None and end > start:
-                hit = next(((owner, i) for i, (ws, we) in enumerate(words[owner]) if ws <= start < we), None)
+                i = bisect.bisect_right(starts[owner], start) - 1
+                hit = (owner, i) if i >= 0 and start < words[owner][i][1] else None
             row.append(hit)
         index.append(row)
     return index
 
 
-def _word_groups(encoded: Encoded, fields: dict[str, str]) -> list[torch.Tensor]:
-    """Feature ids for occlusion: the tokens of one word share an id; every other token has its own."""
-    ids: dict[tuple[str, int] | int, int] = {}
-    groups = []
-    for s, row in enumerate(_word_index(encoded, fields)):
-        groups.append(torch.tensor([ids.setdefault(hit if hit is not None else -(s * 10_000 + t) - 1, len(ids))
-                                    for t, hit in enumerate(row)]))
+def _word_groups(encoded: Encoded, examples: Sequence[dict[str, str]]) -> list[torch.Tensor]:
+    """Feature ids for occlusion, per segment [batch, tokens]: the tokens of one word share an id (1, 2, ...
+    within an example); special tokens and padding share id 0, whose baseline is the input itself."""
+    groups = [torch.zeros(ids.shape, dtype=torch.long) for ids in encoded.input_ids]
+    for b, fields in enumerate(examples):
+        ids: dict[tuple[str, int], int] = {}
+        for segment, row in zip(groups, _word_index(encoded, b, fields), strict=True):
+            for t, hit in enumerate(row):
+                if hit is not None:
+                    segment[b, t] = ids.setdefault(hit, len(ids) + 1)
     return groups
 
 
-def word_scores(encoded: Encoded, fields: dict[str, str], token_scores: Sequence[torch.Tensor]) -> list[WordScore]:
+def word_scores(encoded: Encoded, example: int, fields: dict[str, str],
+                token_scores: Sequence[torch.Tensor]) -> list[WordScore]:
+    """Token scores of one example summed into its words (sums keep completeness)."""
     totals: dict[tuple[str, int], float] = {}
-    for row, scores in zip(_word_index(encoded, fields), token_scores, strict=True):
+    for row, scores in zip(_word_index(encoded, example, fields), token_scores, strict=True):
         for hit, score in zip(row, scores.tolist(), strict=True):
             if hit is not None:
                 totals[hit] = totals.get(hit, 0.0) + score

@@ -59,8 +59,12 @@ class BuilderSettings(Strict):
 
 
 class GeneratorSettings(BuilderSettings):
-    """Settings of builders that prompt the recipe's generator."""
+    """Settings of builders that prompt the recipe's generator. ``concurrency`` (requests in flight at an
+    endpoint) schedules work without changing it, so it stays out of the signature."""
 
+    not_in_signature: ClassVar[frozenset[str]] = BuilderSettings.not_in_signature | {"concurrency"}
+
+    concurrency: int = Field(default=16, ge=1, description="endpoint requests in flight at a time")
     max_new_tokens: int = Field(default=48, ge=1)
     temperature: float = Field(default=0.7, ge=0)
     seed: int = 0

@@ -11,25 +11,31 @@ from typing import Any
 
 import numpy as np
 
-from whyset.builders.base import BuilderSettings
+from whyset.builders.base import BuilderSettings, GeneratorSettings
 from whyset.builders.classifier import (
     EncoderClassifier,
     SequenceClassifier,
     linear_classifier,
     prototype_classifier,
 )
-from whyset.builders.models import Generator, load_encoder, load_generator
+from whyset.builders.cross_encoder import CrossEncoderTraining, cross_encoder_classifier
+from whyset.builders.generation import GenerationRequest, Generator, ResponseCache
+from whyset.builders.models import load_encoder, load_generator, resolve_device
 from whyset.builders.recipe import ClassifierSettings, Models, Recipe
 from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_builds import RejectedCandidate
+from whyset.corpora.store_responses import StoredResponse
 from whyset.errors import WhysetError
+
+Classifier = EncoderClassifier | SequenceClassifier
 
 
 @dataclass
 class BuildOutput:
     kept: list[ExplanationRecord] = field(default_factory=list)
     rejected: list[RejectedCandidate] = field(default_factory=list)
+    responses: list[StoredResponse] = field(default_factory=list)  # new generator answers, stored with the batch
 
 
 def prompt_hash(text: str) -> str:
@@ -53,9 +59,10 @@ class CorpusView:
         first = next(store.iter_sources(), None)
         if first is None:
             raise WhysetError(f"{store.path}: no source examples to build from")
-        needs_head = recipe.classifier.model is None and recipe.classifier.head == "linear"
+        trained = [c for c in classifiers_of(recipe) if c.model is None and c.head in ("linear", "cross_encoder")]
+        most = max((c.train_limit for c in trained), default=0)
         train = [(s.id, s.fields, s.label) for s in store.iter_sources()
-                 if needs_head and s.label is not None and s.id not in build_ids][: recipe.classifier.train_limit]
+                 if trained and s.label is not None and s.id not in build_ids][:most]
         wants_shots = any(getattr(b, "shots", 0) for b in recipe.builder)
         records = accepted_exemplars(store, build_ids) if wants_shots else []
         sources = store.sources_by_id({r.source_id for r in records})
@@ -74,13 +81,19 @@ def accepted_exemplars(store: CorpusStore, exclude: set[str], limit: int = 2000)
     return found
 
 
+def classifiers_of(recipe: Recipe) -> list[ClassifierSettings]:
+    """The recipe's classifier and every builder's ``verify_with`` classifiers."""
+    return [recipe.classifier, *(c for b in recipe.builder for c in getattr(b, "verify_with", ()))]
+
+
 def load_classifier(models: Models, settings: ClassifierSettings, fields: list[str], labels: list[str],
-                    train: Sequence[tuple[str, dict[str, str], str]]
-                    ) -> tuple[EncoderClassifier | SequenceClassifier, dict[str, Any]]:
-    """The recipe's classifier (and the linear head's training report): a fine-tuned model, the prototype head,
-    or the linear head trained on ``train`` (cached, so reloading it with the same ids trains nothing)."""
+                    train: Sequence[tuple[str, dict[str, str], str]], device: str = "cpu"
+                    ) -> tuple[Classifier, dict[str, Any]]:
+    """A classifier by its settings (and the trained heads' report): a fine-tuned model, the prototype head, or
+    a head trained on the first ``train_limit`` of ``train`` (cached, so reloading it with the same ids trains
+    nothing). ``validate run`` reloads a build's classifier through here from what the build recorded."""
     if settings.model:
-        return SequenceClassifier(settings.model, fields, labels, models.offline), {}
+        return SequenceClassifier(settings.model, fields, labels, models.offline, device), {}
     if settings.head == "prototype":
         if not settings.descriptions or len(fields) != 1:
             raise WhysetError("classifier.head = 'prototype' needs classifier.descriptions and one text field")
@@ -88,21 +101,42 @@ def load_classifier(models: Models, settings: ClassifierSettings, fields: list[s
         if unknown or set(labels) - set(settings.descriptions):
             raise WhysetError(f"classifier.descriptions must describe exactly the labels {labels}")
         return prototype_classifier(models.encoder, fields[0], {label: settings.descriptions[label] for label in labels},
-                                    models.offline), {}
-    return linear_classifier(models.encoder, fields, labels, train, offline=models.offline)
+                                    models.offline, device), {}
+    train = list(train)[: settings.train_limit]
+    if settings.head == "cross_encoder":
+        return cross_encoder_classifier(models.encoder, fields, labels, train,
+                                        CrossEncoderTraining(settings.epochs, settings.held_out), models.offline,
+                                        device)
+    return linear_classifier(models.encoder, fields, labels, train, offline=models.offline, device=device)
 
 
 class BuildContext:
-    def __init__(self, view: CorpusView, recipe: Recipe):
+    def __init__(self, view: CorpusView, recipe: Recipe, responses: ResponseCache | None = None):
         self.view, self.recipe = view, recipe
         self.labels, self.fields = view.labels, view.fields
+        self.responses = responses or ResponseCache()
         self.classifier_report: dict[str, Any] = {}
+        self._classifiers: dict[str, tuple[Classifier, dict[str, Any]]] = {}
 
     @cached_property
-    def classifier(self) -> EncoderClassifier | SequenceClassifier:
-        classifier, self.classifier_report = load_classifier(self.recipe.models, self.recipe.classifier,
-                                                             self.fields, self.labels, self.view.train)
+    def device(self) -> str:
+        return resolve_device(self.recipe.models.device)
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        classifier, self.classifier_report = self._load_classifier(self.recipe.classifier)
         return classifier
+
+    def classifier_for(self, settings: ClassifierSettings) -> Classifier:
+        """A classifier by its settings (the recipe's, or a ``verify_with`` entry), loaded or trained once."""
+        return self.classifier if settings == self.recipe.classifier else self._load_classifier(settings)[0]
+
+    def _load_classifier(self, settings: ClassifierSettings) -> tuple[Classifier, dict[str, Any]]:
+        key = settings.model_dump_json()
+        if key not in self._classifiers:
+            self._classifiers[key] = load_classifier(self.recipe.models, settings, self.fields, self.labels,
+                                                     self.view.train, self.device)
+        return self._classifiers[key]
 
     def classifier_record(self) -> dict[str, Any]:
         """What reloads this build's classifier later (``validate run`` scores faithfulness and flips with it):
@@ -113,21 +147,32 @@ class BuildContext:
     @cached_property
     def generator(self) -> Generator:
         models = self.recipe.models
-        return load_generator(models.generator, models.endpoint, models.offline)
+        return load_generator(models.generator, models.endpoint, models.offline, self.device, models.revision,
+                              models.retry_policy())
+
+    def generate(self, settings: GeneratorSettings, prompts: Sequence[list[dict[str, str]]],
+                 seeds: Sequence[int] | None = None) -> list[StoredResponse]:
+        """An answer per prompt (``seeds``: one per prompt, default the builder's seed), through the response
+        cache: only prompts never answered before reach the generator, ``concurrency`` at a time."""
+        seeds = list(seeds) if seeds is not None else [settings.seed] * len(prompts)
+        requests = [GenerationRequest(list(m), seed, settings.max_new_tokens, settings.temperature)
+                    for m, seed in zip(prompts, seeds, strict=True)]
+        return self.responses.generate(self.generator, requests, settings.concurrency)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-normalised sentence embeddings from the recipe's encoder (mean pooling, as MiniLM is trained)."""
         import torch
 
-        tokenizer, model = load_encoder(self.recipe.models.encoder, self.recipe.models.offline)
+        tokenizer, model = load_encoder(self.recipe.models.encoder, self.recipe.models.offline, self.device)
         out = []
         with torch.no_grad():
             for start in range(0, len(texts), 64):
-                batch = tokenizer(texts[start:start + 64], return_tensors="pt", padding=True, truncation=True)
+                batch = tokenizer(texts[start:start + 64], return_tensors="pt", padding=True,
+                                  truncation=True).to(self.device)
                 hidden = model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
+                out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, 1))
 
     def provenance(self, settings: BuilderSettings, origin: str, model: str | None, revision: str | None = None,
@@ -136,6 +181,12 @@ class BuildContext:
                           prompt_id=f"{settings.type}@{settings.config_hash}" if prompt else None,
                           prompt_hash=prompt_hash(prompt) if prompt else None,
                           decoding={"builder": settings.signature(), **decoding}, seed=seed)
+
+    def llm_provenance(self, settings: GeneratorSettings, prompt: str, seed: int, **extra: Any) -> Provenance:
+        """Provenance of a candidate made from the generator's answer to ``prompt``."""
+        return self.provenance(settings, "model", self.generator.name, self.generator.revision, prompt=prompt,
+                               seed=seed, max_new_tokens=settings.max_new_tokens, temperature=settings.temperature,
+                               **extra)
 
     @staticmethod
     def candidate(source: SourceExample, explanation: Any, provenance: Provenance,

@@ -21,8 +21,9 @@ from pydantic import Field
 from whyset.builders.base import Builder, GeneratorSettings, register_builder
 from whyset.builders.context import BuildContext, BuildOutput
 from whyset.corpora.kinds.qa import QATriple
-from whyset.corpora.schema import SourceExample
+from whyset.corpora.schema import Provenance, SourceExample
 from whyset.corpora.store_builds import RejectedCandidate
+from whyset.corpora.store_responses import StoredResponse
 
 PARTS = re.compile(r"^\s*(question|answer|explanation)\s*:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 
@@ -91,22 +92,20 @@ class LLMExplanationBuilder(Builder):
             picked = mmr(query, vectors, self.settings.shots, self.settings.mmr_lambda) if len(vectors) else []
             shots = [(pool[i][0], pool[i][1].explanation) for i in picked]
             prompts.append((self._messages(source, shots), [pool[i][1].id for i in picked]))
-        by_source: dict[str, list[tuple[QATriple, object]]] = {s.id: [] for s in sources}
-        for sample in range(self.settings.samples):
-            seed = self.settings.seed + sample
-            texts = ctx.generator.generate([m for m, _ in prompts], seed, self.settings.max_new_tokens,
-                                           self.settings.temperature)
-            for source, (messages, shot_ids), text in zip(sources, prompts, texts, strict=True):
-                provenance = ctx.provenance(self.settings, "model", ctx.generator.name, ctx.generator.revision,
-                                            prompt=str(messages), seed=seed, exemplar_ids=shot_ids,
-                                            max_new_tokens=self.settings.max_new_tokens,
-                                            temperature=self.settings.temperature)
-                triple, problem = self._parse(source, text, question)
-                if triple is None:
-                    out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, problem, provenance,
-                                                 payload={"raw": text}))
-                else:
-                    by_source[source.id].append((triple, provenance))
+        by_source: dict[str, list[tuple[QATriple, Provenance, StoredResponse]]] = {s.id: [] for s in sources}
+        seeds = [self.settings.seed + sample for sample in range(self.settings.samples)]
+        work = [(source, messages, shot_ids, seed) for seed in seeds
+                for source, (messages, shot_ids) in zip(sources, prompts, strict=True)]
+        # every sample of every item in one call: an endpoint gets them all in flight at once
+        answers = ctx.generate(self.settings, [m for _, m, _, _ in work], [seed for *_, seed in work])
+        for (source, messages, shot_ids, seed), answer in zip(work, answers, strict=True):
+            provenance = ctx.llm_provenance(self.settings, str(messages), seed, exemplar_ids=shot_ids)
+            triple, problem = self._parse(source, answer.text, question)
+            if triple is None:
+                out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, problem, provenance,
+                                                      payload={"raw": answer.text, "response": answer.key}))
+            else:
+                by_source[source.id].append((triple, provenance, answer))
         self._filter(sources, by_source, ctx, out)
         return out
 
@@ -129,10 +128,10 @@ class LLMExplanationBuilder(Builder):
             candidates = by_source[source.id]
             if not candidates:
                 continue
-            vectors = ctx.embed([t.explanation for t, _ in candidates])
+            vectors = ctx.embed([t.explanation for t, _, _ in candidates])
             inputs = ctx.embed(list(source.fields.values()))
             kept_vectors: list[np.ndarray] = []
-            for (triple, provenance), vector in zip(candidates, vectors, strict=True):
+            for (triple, provenance, answer), vector in zip(candidates, vectors, strict=True):
                 to_input = float((inputs @ vector).max())
                 to_kept = float(max((v @ vector for v in kept_vectors), default=0.0))
                 scores = {"max_input_similarity": round(to_input, 4), "max_sibling_similarity": round(to_kept, 4)}
@@ -145,7 +144,9 @@ class LLMExplanationBuilder(Builder):
                     out.kept.append(ctx.candidate(source, triple, provenance, scores))
                     continue
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, reason, provenance,
-                                             payload=triple.model_dump(mode="json"), scores=scores))
+                                             payload=triple.model_dump(mode="json") | {"raw": answer.text,
+                                                                                       "response": answer.key},
+                                             scores=scores))
 
 
 def _describe(source: SourceExample, mode: str = "explain_label") -> str:

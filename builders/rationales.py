@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from whyset.builders.attribution import SpanRule, select_spans, token_attributions, word_scores
+from whyset.builders.attribution import IGSchedule, SpanRule, attribute, select_spans, word_scores
 from whyset.builders.base import Builder, BuilderSettings, GeneratorSettings, register_builder
 from whyset.builders.context import BuildContext, BuildOutput
 from whyset.corpora.kinds.rationale import Rationale, Span
@@ -23,7 +23,11 @@ QUOTE = re.compile(r'^[\s\-*•\d.)]*["“\']?(.+?)["”\']?\s*$')
 
 class AttributionRationale(BuilderSettings):
     method: Literal["integrated_gradients", "gradient_x_input", "occlusion"] = "integrated_gradients"
-    steps: int = Field(default=32, ge=2)
+    steps: int = Field(default=32, ge=2, description="Integrated Gradients: the most steps an example may take")
+    start_steps: int = Field(default=8, ge=2, description="Integrated Gradients: steps tried first, doubled until "
+                                                          "the convergence delta is within delta_tolerance")
+    delta_tolerance: float = Field(default=0.02, gt=0, description="|delta| allowed, as a fraction of "
+                                                                   "|f(x) - f(baseline)|")
     select: Literal["top_fraction", "threshold"] = "top_fraction"
     fraction: float = Field(default=0.2, gt=0, le=1)
     threshold: float = Field(default=0.5, gt=0, le=1)
@@ -32,29 +36,37 @@ class AttributionRationale(BuilderSettings):
 
 @register_builder("attribution_rationale", settings=AttributionRationale, kind="rationale", needs=("classifier",))
 class AttributionRationaleBuilder(Builder):
+    """Attributions for a whole batch at once (padded); each example's spans, scores and, for Integrated
+    Gradients, the convergence delta and the steps it needed."""
+
     settings: AttributionRationale
 
     def __init__(self, settings: AttributionRationale):
         super().__init__(settings)
         self.rule = SpanRule(settings.select, settings.fraction, settings.threshold, settings.granularity)
+        self.schedule = IGSchedule(min(settings.start_steps, settings.steps), settings.steps,
+                                   settings.delta_tolerance)
 
     def build(self, sources: list[SourceExample], ctx: BuildContext) -> BuildOutput:
         out, classifier = BuildOutput(), ctx.classifier
-        for source in sources:
-            if source.label is None:
-                continue
-            target = classifier.labels.index(source.label)
-            encoded = classifier.encode(source.fields)
-            scores, delta = token_attributions(classifier, encoded, source.fields, target, self.settings.method,
-                                               self.settings.steps)
-            words = word_scores(encoded, source.fields, scores)
-            probs = classifier.predict_proba([source.fields])[0]
-            measured = {"p_label": round(float(probs[target]), 4),
-                        "predicted": classifier.labels[int(probs.argmax())],
-                        "attribution_sum": round(sum(float(s.sum()) for s in scores), 4)}
-            if delta is not None:
-                measured["convergence_delta"] = round(delta, 6)
-            provenance = ctx.provenance(self.settings, "model", classifier.name, target="logit_difference")
+        sources = [s for s in sources if s.label is not None]
+        if not sources:
+            return out
+        examples = [s.fields for s in sources]
+        encoded = classifier.encode(examples)
+        targets = [classifier.labels.index(s.label) for s in sources]
+        results = attribute(classifier, examples, targets, self.settings.method, self.schedule, encoded)
+        for b, (source, target, result) in enumerate(zip(sources, targets, results, strict=True)):
+            words = word_scores(encoded, b, source.fields, result.tokens)
+            probs = result.probabilities
+            measured = {"p_label": round(probs[target], 4),
+                        "predicted": classifier.labels[max(range(len(probs)), key=probs.__getitem__)],
+                        "attribution_sum": round(sum(float(t.sum()) for t in result.tokens), 4)}
+            extra = {}
+            if result.delta is not None:
+                measured |= {"convergence_delta": round(result.delta, 6), "ig_steps": result.steps}
+                extra = {"ig_steps": result.steps}
+            provenance = ctx.provenance(self.settings, "model", classifier.name, target="logit_difference", **extra)
             spans = select_spans(words, source.fields, self.rule)
             if not spans:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind,
@@ -82,24 +94,21 @@ class LLMRationaleBuilder(Builder):
         if not sources:
             return out
         messages = [self.prompt(s) for s in sources]
-        texts = ctx.generator.generate(messages, self.settings.seed, self.settings.max_new_tokens,
-                                       self.settings.temperature)
-        for source, message, text in zip(sources, messages, texts, strict=True):
-            provenance = ctx.provenance(self.settings, "model", ctx.generator.name, ctx.generator.revision,
-                                        prompt=message[-1]["content"], seed=self.settings.seed,
-                                        max_new_tokens=self.settings.max_new_tokens,
-                                        temperature=self.settings.temperature)
-            spans, missing = verbatim_spans(text, source.fields)
+        answers = ctx.generate(self.settings, messages)
+        for source, message, answer in zip(sources, messages, answers, strict=True):
+            provenance = ctx.llm_provenance(self.settings, message[-1]["content"], answer.seed)
+            raw = {"raw": answer.text, "response": answer.key}
+            spans, missing = verbatim_spans(answer.text, source.fields)
             for quote in missing:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind,
                                              f"quote not found verbatim in the source: {quote!r}", provenance,
-                                             payload={"quote": quote, "raw": text}))
+                                             payload={"quote": quote} | raw))
             if spans:
                 out.kept.append(ctx.candidate(source, Rationale(spans=spans, label=source.label), provenance,
                                               {"quotes_kept": len(spans), "quotes_rejected": len(missing)}))
             elif not missing:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, "no quote in the output",
-                                             provenance, payload={"raw": text}))
+                                             provenance, payload=raw))
         return out
 
 

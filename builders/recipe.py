@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator
 
 from whyset.builders.base import BUILDERS, BuilderSettings, Strict
+from whyset.builders.endpoint import RetryPolicy
 from whyset.builders.models import DEFAULT_ENCODER, DEFAULT_GENERATOR
 from whyset.corpora.text_files import read_text
 from whyset.errors import BadInput
@@ -33,14 +34,26 @@ class Models(Strict):
     encoder: str = DEFAULT_ENCODER
     generator: str = DEFAULT_GENERATOR
     endpoint: str | None = Field(default=None, description="OpenAI-compatible base URL; generator = model name")
+    revision: str | None = Field(default=None, description="the served model's revision (provenance, cache key)")
     offline: bool = Field(default=True, description="load models from local files only (no hub downloads)")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto: a GPU when torch sees one")
+    request_timeout: float = Field(default=120.0, gt=0, description="endpoint: seconds one request may take")
+    max_retries: int = Field(default=6, ge=0, description="endpoint: retries of a request before it counts as down")
+    backoff: float = Field(default=1.0, gt=0, description="endpoint: first retry wait in seconds, doubled each time")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(self.request_timeout, self.max_retries, self.backoff)
 
 
 class ClassifierSettings(Strict):
-    head: Literal["linear", "prototype"] = "linear"
+    """The classifier behind attribution and flip checks (``[classifier]``, or one entry of ``verify_with``)."""
+
+    head: Literal["linear", "prototype", "cross_encoder"] = "linear"
     model: str | None = Field(default=None, description="a fine-tuned sequence classifier id/path instead")
     train_limit: int = Field(default=1500, ge=1, description="labelled sources outside the build slice")
     descriptions: dict[str, list[str]] | None = Field(default=None, description="prototype head: label -> sentences")
+    epochs: int = Field(default=2, ge=1, description="cross_encoder: passes over the training pairs")
+    held_out: int = Field(default=500, ge=1, description="cross_encoder: labelled pairs kept out to measure it")
 
 
 class Recipe(Strict):

@@ -2,8 +2,8 @@
 
 The store owns every table, in the manner of sqlite-utils' ``Table``: no SQL is written outside
 ``corpora/``. The core tables (project settings, sources, rounds, candidates, annotations, exports) are
-methods here; the bookkeeping of builds, Label Studio and validation runs are table groups of their own
-(``store.builds``, ``store.studio``, ``store.validation``).
+methods here; the bookkeeping of builds, generator responses, Label Studio and validation runs are table
+groups of their own (``store.builds``, ``store.responses``, ``store.studio``, ``store.validation``).
 
 Writes go through :meth:`CorpusStore.transaction`, and every batch is fully validated *before* the first
 row is written, so a failed import leaves the store exactly as it was. Inserts are ``INSERT OR IGNORE``
@@ -68,6 +68,7 @@ class CorpusStore:
 
     def __init__(self, path: str | Path, busy_timeout: float | None = None):
         from whyset.corpora.store_builds import BuildTables
+        from whyset.corpora.store_responses import ResponseTables
         from whyset.corpora.store_studio import StudioTables
         from whyset.corpora.store_validation import ValidationTables
 
@@ -77,6 +78,7 @@ class CorpusStore:
         self._known_labels: set[str] = set()
         self._migrate()
         self.builds = BuildTables(self)
+        self.responses = ResponseTables(self)
         self.studio = StudioTables(self)
         self.validation = ValidationTables(self)
 

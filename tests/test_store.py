@@ -19,7 +19,7 @@ def test_migrations_are_versioned_and_applied_once(tmp_path: Path):
     with CorpusStore(path) as db:  # reopening must not re-run (it would fail on CREATE TABLE)
         rows = db.migrations()
     assert rows == expected
-    assert {(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info"), (6, "source_identity"),
+    assert {(1, "initial"), (2, "label_studio"), (3, "builds"), (4, "corpus_info"), (5, "responses"), (6, "source_identity"),
             (7, "campaigns")} <= set(rows)
 
 

@@ -48,11 +48,13 @@ def _training(store: CorpusStore, ids: Sequence[str]) -> list[tuple[str, dict[st
 def load_scorer(store: CorpusStore, record: dict[str, Any]) -> Scorer:
     """The classifier a build recorded (``BuildContext.classifier_record``), loaded for scoring."""
     from whyset.builders.context import load_classifier
+    from whyset.builders.models import resolve_device
     from whyset.builders.recipe import ClassifierSettings, Models
 
     models, settings = Models(**record["models"]), ClassifierSettings(**record["classifier"])
     train = _training(store, record.get("train_ids", []))
-    classifier, _ = load_classifier(models, settings, _fields(store), store.labels, train)
+    classifier, _ = load_classifier(models, settings, _fields(store), store.labels, train,
+                                    resolve_device(models.device))
     return Scorer(classifier.name, list(classifier.labels), classifier.predict_proba)
 
 

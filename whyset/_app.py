@@ -49,9 +49,11 @@ app = _typer("Build explanation corpora with human-checked reasons.", pretty_exc
 import_app = _typer("Bring source examples and explanations into the store.")
 validate_app = _typer("Agreement, explanation quality and corpus reports.")
 studio_app = _typer("Run, connect to and inspect the Label Studio servers (one per annotator).")
+llm_app = _typer("A local OpenAI-compatible LLM server (llama.cpp, the bundled SmolLM2) to try endpoints offline.")
 app.add_typer(import_app, name="import")
 app.add_typer(validate_app, name="validate")
 app.add_typer(studio_app, name="studio", rich_help_panel="Label Studio")
+app.add_typer(llm_app, name="llm", rich_help_panel="Builders")
 
 # User data (paths, ids like "toy:train:0") must print verbatim: no markup, emoji codes or highlighting.
 console = Console(soft_wrap=True, highlight=False, markup=False, emoji=False)

@@ -21,6 +21,7 @@ from whyset._app import (
     warn,
 )
 from whyset.errors import BadInput
+from whyset.llm_cli import llm_app  # noqa: F401  (registers the local LLM server commands on `app`)
 from whyset.studio_cli import studio_app  # noqa: F401  (registers the Label Studio commands on `app`)
 
 
@@ -169,8 +170,10 @@ def build(
         reports = corpus.build(recipe, only, Engine(engine, workers, ray_address))
     for builder_id, r in reports.items():
         console.print(f"{builder_id}: {r.kept} kept, {r.rejected} rejected, {r.skipped} of {r.sources} sources "
-                      f"already built ({r.rate:.1f} sources/s)" + (f"; classifier {r.extra['classifier']}"
-                                                                   if r.extra else ""))
+                      f"already built ({r.rate:.1f} sources/s)"
+                      + (f"; {r.requests} generation requests, {r.reused} answered from the cache"
+                         if r.requests or r.reused else "")
+                      + (f"; classifier {r.extra['classifier']}" if "classifier" in r.extra else ""))
 
 
 @app.command()

@@ -1,0 +1,87 @@
+"""Benchmark: attribution pairs/s (Integrated Gradients with the convergence-delta schedule, gradient x
+input) beside the encoder's own forward+backward limit, measured in the same run on the same e-SNLI pairs.
+
+The classifier is the recipe default (MiniLM bi-encoder + linear head, trained on 1,500 pairs outside the
+slice, cached). The limit is how many (pair, pass) forward+backward computations per second the classifier
+manages at the batch size the builder uses, taken the way attribution takes them (gradients to the input
+embeddings, padded batch); one IG pair costs `steps` of them plus two forward passes (f(x), f(baseline)) for
+its delta, one gradient x input pair costs one. Pairs/s are end to end through the `attribution_rationale` builder (spans,
+scores and candidates included), after the models are loaded. Run with `make bench-attribution`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--esnli", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=96)
+    parser.add_argument("--batch", type=int, default=16, help="the builder's batch_size")
+    parser.add_argument("--tolerance", type=float, default=0.02)
+    args = parser.parse_args()
+
+    import torch
+
+    from whyset.builders.classifier import embeddings
+    from whyset.builders.context import BuildContext, CorpusView
+    from whyset.builders.rationales import AttributionRationale, AttributionRationaleBuilder
+    from whyset.builders.recipe import Recipe
+    from whyset.corpora.esnli import import_esnli
+    from whyset.corpora.store import CorpusStore
+
+    with tempfile.TemporaryDirectory() as tmp, CorpusStore(Path(tmp) / "c.duckdb") as store:
+        import_esnli(store, args.esnli, limit=args.pairs + 1500, explanations=False)
+        sources = list(store.iter_sources())
+        slice_ = [s for s in sources if s.row < args.pairs]
+        settings = {m: AttributionRationale(id=m, type="attribution_rationale", method=m, batch_size=args.batch,
+                                            delta_tolerance=args.tolerance)
+                    for m in ("integrated_gradients", "gradient_x_input")}
+        recipe = Recipe(builder=list(settings.values()), models={"device": "cpu"})
+        ctx = BuildContext(CorpusView.from_store(store, recipe, {s.id for s in slice_}), recipe)
+        classifier = ctx.classifier
+        batches = [slice_[i:i + args.batch] for i in range(0, len(slice_), args.batch)]
+
+        # the limit: forward+backward to the input embeddings, padded batches of the builder's size
+        encoded = [classifier.encode([s.fields for s in b]) for b in batches]
+        start = time.perf_counter()
+        for enc in encoded * 2:
+            inputs = [e.detach().requires_grad_(True) for e in embeddings(classifier.encoder, enc)]
+            classifier.logits_from_embeddings(inputs, enc.attention_mask, enc.token_type_ids).sum().backward()
+        limit = 2 * len(slice_) / (time.perf_counter() - start)
+
+        rows = {}
+        for method, chosen in settings.items():
+            builder = AttributionRationaleBuilder(chosen)
+            builder.build(batches[0], ctx)  # warm-up (first-call allocations)
+            start = time.perf_counter()
+            outputs = [builder.build(b, ctx) for b in batches]
+            seconds = time.perf_counter() - start
+            steps = [r.scores.get("ig_steps") for o in outputs for r in [*o.kept, *o.rejected]]
+            rows[method] = (len(slice_) / seconds, steps)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"threads {torch.get_num_threads()}, {len(slice_)} e-SNLI pairs, batch {args.batch}, "
+          f"classifier {classifier.name}, delta tolerance {args.tolerance} x |f(x) - f(baseline)|")
+    print("| measure | pairs/s | (pair, pass)/s | ratio to the limit | steps (IG) |")
+    print("|---|---|---|---|---|")
+    print(f"| encoder forward+backward limit | | {limit:.1f} | 1 | |")
+    for method, (rate, steps) in rows.items():
+        if method == "integrated_gradients":
+            mean = statistics.mean(steps)
+            shares = {n: steps.count(n) for n in (8, 16, 32)}
+            passes = rate * (mean + 2 / 3)  # steps fwd+bwd, and two forward passes (~1/3 each) for the delta
+            print(f"| Integrated Gradients (Gauss-Legendre, 8 -> 16 -> 32) | {rate:.2f} | {passes:.1f} | "
+                  f"{passes / limit:.2f} | mean {mean:.1f}; 8: {shares[8]}, 16: {shares[16]}, 32: {shares[32]} |")
+        else:
+            print(f"| gradient x input | {rate:.2f} | {rate:.1f} | {rate / limit:.2f} | |")
+    print(f"peak RSS {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
