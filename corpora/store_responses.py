@@ -48,7 +48,7 @@ class ResponseTables:
 
     def of_generator(self, generator: str) -> dict[str, StoredResponse]:
         """Every stored answer of one generator (what a Ray worker, away from the store, looks answers up in)."""
-        rows = self.store.stream(f"SELECT {_COLUMNS} FROM responses WHERE generator = ?", [generator])
+        rows = self.store.stream(f"SELECT {_COLUMNS} FROM responses WHERE generator = ?", [generator], key="key")
         return {row[0]: _response(row) for row in rows}
 
     def add(self, responses: Sequence[StoredResponse]) -> None:
