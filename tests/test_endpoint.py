@@ -98,7 +98,7 @@ def test_changed_filter_rebuilds_from_cached_answers_without_requests(tmp_path: 
 
 
 def test_retries_honour_retry_after_and_answer_in_order() -> None:
-    with OpenAIStub(latency=0.05, refusals=[429, 503, 500], retry_after=0.5) as stub:
+    with OpenAIStub(latency=0.05, refusals=[429, 503, 500], retry_after=0.5, gather=6) as stub:  # 6 at once
         generator = OpenAIGenerator("m", stub.url, policy=RetryPolicy(timeout=10, max_retries=3, backoff=0.05))
         answers = generator.generate(_requests(6), concurrency=6)
     assert [a.text for a in answers] == [stub.reply({"messages": r.messages, "seed": 0}) for r in _requests(6)]
