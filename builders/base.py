@@ -55,7 +55,12 @@ class BuilderSettings(Strict):
 
     @property
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.signature(), sort_keys=True).encode()).hexdigest()[:12]
+        return signature_hash(self.signature())
+
+
+def signature_hash(signature: dict[str, Any]) -> str:
+    """The short hash a build is logged under: of its signature, as canonical JSON."""
+    return hashlib.sha256(json.dumps(signature, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 class GeneratorSettings(BuilderSettings):

@@ -10,14 +10,12 @@ the new sources.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from whyset.builders.base import BUILDERS, BuilderSettings
+from whyset.builders.base import BUILDERS, BuilderSettings, signature_hash
 from whyset.builders.context import BuildContext, BuildOutput, CorpusView
 from whyset.builders.generation import ResponseCache
 from whyset.builders.recipe import Recipe, load_recipe
@@ -76,8 +74,7 @@ def build_hash(settings: BuilderSettings, recipe: Recipe) -> str:
         used["generator"] = [models.generator, models.endpoint, models.revision]
     if not used:
         return settings.config_hash
-    signed = json.dumps({"settings": settings.signature(), "models": used}, sort_keys=True, default=str)
-    return hashlib.sha256(signed.encode()).hexdigest()[:12]
+    return signature_hash({"settings": settings.signature(), "models": used})
 
 
 def build(store: CorpusStore, recipe_path: Path, only: list[str] | None = None,

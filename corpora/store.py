@@ -425,11 +425,18 @@ class CorpusStore:
         columns = ", ".join(f"{c} = _batch.{c}" for c in table.column_names if c != "id")
         self.execute_with(table, f"UPDATE {table_name} SET {columns} FROM _batch WHERE {table_name}.id = _batch.id")
 
+    def insert_table(self, table_name: str, table: pa.Table, replace: bool = False) -> None:
+        """Insert the rows of ``table`` in one statement; a row whose key is already stored is kept (or, with
+        ``replace``, replaced)."""
+        columns = ", ".join(table.column_names)
+        conflict = "REPLACE" if replace else "IGNORE"
+        self.execute_with(table, f"INSERT OR {conflict} INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
+
     def _insert(self, table_name: str, table: pa.Table) -> int:
+        """:meth:`insert_table`, returning how many rows were new."""
         with self.transaction():
             before = self.count(table_name)
-            columns = ", ".join(table.column_names)
-            self.execute_with(table, f"INSERT OR IGNORE INTO {table_name} ({columns}) SELECT {columns} FROM _batch")
+            self.insert_table(table_name, table)
             return self.count(table_name) - before
 
 

@@ -89,9 +89,6 @@ class Version:
 
 _PROJECT_COLUMNS = "server, project_id, title, round_id, kind, annotator, label_config, guideline_version"
 _TASK_COLUMNS = "project_id, task_id, item_key, source_id, candidate_id, control_answer, withdrawn_at IS NOT NULL"
-_RESULT_COLUMNS = ("server", "annotation_id", "version", "project_id", "task_id", "round_id", "source_id",
-                   "candidate_id", "annotator", "status", "problem", "judgement", "record_id", "raw", "pulled_at",
-                   "updated_at", "lead_time", "decision")
 
 
 class StudioTables:
@@ -131,8 +128,7 @@ class StudioTables:
             "pushed_at": pa.array([datetime.now(UTC)] * len(tasks), pa.timestamp("us", tz="UTC")),
             "control_answer": pa.array([t.control_answer for t in tasks], pa.string()),
         })
-        self.store.execute_with(table, f"INSERT OR IGNORE INTO studio_tasks ({', '.join(table.column_names)}) "
-                                       f"SELECT {', '.join(table.column_names)} FROM _batch")
+        self.store.insert_table("studio_tasks", table)
 
     def tasks(self, server: str, project_id: int | None = None, withdrawn: bool = False) -> list[StudioTask]:
         """The tasks pushed to a project (or to every project of a server), in task order; tasks taken back
@@ -189,9 +185,7 @@ class StudioTables:
             "lead_time": pa.array([r.lead_time for r in results], pa.float64()),
             "decision": pa.array([r.decision for r in results], pa.string()),
         }
-        names = ", ".join(_RESULT_COLUMNS)
-        self.store.execute_with(pa.table(columns),
-                                f"INSERT OR REPLACE INTO studio_results ({names}) SELECT {names} FROM _batch")
+        self.store.insert_table("studio_results", pa.table(columns), replace=True)
 
     def current_versions(self, server: str, project_id: int) -> dict[int, Version]:
         """Annotation id -> its current (not superseded) version, for one project."""
