@@ -359,11 +359,6 @@ class CorpusStore:
                                        provenance=json.loads(prov), scores=json.loads(scores) if scores else None)
                 for rid, sid, payload, prov, scores in rows}
 
-    def delete_annotations(self, ids: Sequence[str]) -> None:
-        """Remove annotation records (an annotation edited in Label Studio replaces its earlier record)."""
-        if ids:
-            self.execute("DELETE FROM annotations WHERE id IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
-
     def final_answers(self, kind: str | None = None) -> Iterator[ExplanationRecord]:
         """Each item's final human answers, for aggregated gold: current annotation records, except those an
         adjudicator's answer replaced (an adjudicated item's final answer is the adjudicator's alone; control
