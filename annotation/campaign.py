@@ -1,9 +1,5 @@
-"""A round as a campaign: how far it is (per annotator), and a team that changes while it runs.
-
-Status is read from the store, as of the round's last pull (``pull`` is incremental, so pulling before
-looking is cheap): done / skipped / remaining and median lead time per annotator, agreement so far (the
-validators' own label, span and text families, run on the round's current answers), and accuracy on the
-control items.
+"""A round as a campaign whose team changes while it runs (how far a round is, is
+:mod:`whyset.validators.round_status`).
 
 ``reassign`` changes who annotates a round. It pulls first (so work done meanwhile is not taken away), then:
 annotators who leave have their unstarted tasks withdrawn (deleted from their project, kept in the store as
@@ -18,8 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from whyset.annotation.assignment import check_team, fill, rebalance
@@ -33,83 +27,15 @@ from whyset.annotation.push import (
     deliver,
     ensure_project,
     items_for,
-    make_view,
     order_tasks,
 )
 from whyset.annotation.studio import Studio, annotator_email, check_handle
-from whyset.annotation.views import TaskView
-from whyset.corpora.schema import ExplanationRecord
+from whyset.annotation.views import TaskView, make_view
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_studio import Holding
-from whyset.errors import BadInput, WhysetError
-from whyset.validators.families import FAMILIES, Skipped, ValidationData
+from whyset.errors import BadInput
 
-# per agreement family: the round's headline figure, and where its per-annotator figure is in the result
-AGREEMENT = {"label": ("krippendorff_alpha", ("per_annotator", "agreement_with_majority_of_rest")),
-             "span": ("krippendorff_alpha", None), "text": ("rouge_l_loo_mean", ("rouge_l_loo",))}
 BATCH = 1000
-
-
-@dataclass
-class RoundStatus:
-    round_id: str
-    kind: str
-    as_of: datetime | None  # the round's last pull
-    annotators: dict[str, dict[str, Any]]  # handle -> assigned, done, skipped, remaining, median lead time, ...
-    agreement: dict[str, float | None] = field(default_factory=dict)  # "<family>.<figure>" -> value
-    left: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"round": self.round_id, "kind": self.kind, "as_of": self.as_of.isoformat() if self.as_of else None,
-                "annotators": self.annotators, "agreement": self.agreement, "left": self.left}
-
-
-class _RoundData(ValidationData):
-    """The validators' inputs restricted to one round's current human answers."""
-
-    round_id: str = ""
-
-    @cached_property
-    def human_annotations(self) -> list[ExplanationRecord]:
-        return [r for r in self.store.iter_explanations("annotation", round_id=self.round_id)
-                if r.provenance.origin == "human"]
-
-
-def round_status(store: CorpusStore, round_id: str) -> RoundStatus:
-    """Per annotator: tasks assigned, done, skipped, remaining, median lead time, agreement with the others
-    and control accuracy; for the round: agreement so far."""
-    round_ = store.round(round_id)
-    kinds = store.studio.kinds(round_id)
-    if not kinds:
-        raise BadInput(f"round {round_id!r} has no Label Studio projects")
-    per_annotator = store.studio.progress(round_id)
-    controls = store.studio.control_accuracy(round_id).get(round_id, {})
-    data = _RoundData(store, n_boot=0)
-    data.round_id = round_id
-    agreement: dict[str, float | None] = {}
-    for family, (headline, per_person) in AGREEMENT.items():
-        try:
-            result = FAMILIES.get(family)().compute(data)
-        except Skipped:  # nothing of this kind in the round
-            continue
-        except WhysetError:  # e.g. no item answered by two annotators yet: agreement is not defined so far
-            agreement[f"{family}.{headline}"] = None
-            continue
-        agreement[f"{family}.{headline}"] = result.get(headline)
-        for annotator, figures in per_annotator.items():
-            figures[f"{family}_agreement"] = _dig(result, per_person, annotator) if per_person else None
-    for annotator, figures in per_annotator.items():
-        figures["controls"] = controls.get(annotator, {"controls": 0, "answered": 0, "correct": 0, "accuracy": None})
-    return RoundStatus(round_id, kinds.pop(), store.studio.last_pull(round_id), per_annotator, agreement,
-                       list(round_.details.get("left", [])))
-
-
-def _dig(result: dict[str, Any], path: tuple[str, ...], annotator: str) -> float | None:
-    """``result[path[0]][annotator][path[1:]...]``, or None where the annotator has no figure."""
-    value: Any = result.get(path[0], {}).get(annotator)
-    for part in path[1:]:
-        value = value.get(part) if isinstance(value, dict) else None
-    return value if isinstance(value, (int, float)) else None
 
 
 @dataclass

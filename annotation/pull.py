@@ -26,9 +26,8 @@ from typing import Any
 from label_studio_sdk.label_interface import LabelInterface
 
 from whyset.annotation.client import StudioClient, ls_time, ls_time_minus
-from whyset.annotation.push import make_view
 from whyset.annotation.studio import Studio, annotator_email
-from whyset.annotation.views import Outcome, TaskView
+from whyset.annotation.views import Outcome, TaskView, make_view
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord, Provenance, SourceExample
 from whyset.corpora.store import CorpusStore

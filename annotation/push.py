@@ -27,7 +27,7 @@ from typing import Any
 from whyset.annotation.assignment import Plan, check_team, fill, order
 from whyset.annotation.client import StudioClient
 from whyset.annotation.studio import Studio, annotator_email
-from whyset.annotation.views import TaskView, view_for
+from whyset.annotation.views import TaskView
 from whyset.corpora.kinds.rationale import Rationale
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord, SourceExample
@@ -96,25 +96,6 @@ def items_for(store: CorpusStore, view: TaskView, limit: int | None = None) -> l
         items = [Item(c.id, sources[sid], c, (c,)) for sid in wanted for c in by_source[sid]]
         return items[:limit] if limit is not None else items
     return [Item(sid, sources[sid], None, tuple(by_source.get(sid, ()))) for sid in wanted]
-
-
-def source_fields(store: CorpusStore) -> list[str]:
-    """Text-field names shared by the store's examples, in their stored order (one config per corpus)."""
-    names: list[str] | None = None
-    for source in store.iter_sources():
-        if names is None:
-            names = list(source.fields)
-        elif list(source.fields) != names:
-            raise WhysetError(f"source {source.id}: fields {list(source.fields)} differ from {names}; "
-                              "push needs one field layout per store")
-    if names is None:
-        raise WhysetError(f"{store.path}: no source examples to annotate (import some first)")
-    return names
-
-
-def make_view(store: CorpusStore, kind: str, adjudication: bool = False) -> TaskView:
-    """The task view of ``kind`` for this store's fields and labels (and its free-text question, if set)."""
-    return view_for(kind, source_fields(store), store.labels, store.freetext_question, adjudication)
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from whyset.annotation.push import make_view
 from whyset.annotation.studio import Studio, annotator_email
+from whyset.annotation.views import make_view
 from whyset.corpora.progress import progress
 from whyset.corpora.schema import ExplanationRecord
 from whyset.corpora.store import CorpusStore

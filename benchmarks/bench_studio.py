@@ -36,8 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' Postg
 from tests.pgcluster import PgCluster, cached_cluster
 from whyset.annotation import server
 from whyset.annotation.pull import SAFETY_MARGIN_S, pull
-from whyset.annotation.push import Guideline, items_for, make_view, push, task_payload
+from whyset.annotation.push import Guideline, items_for, push, task_payload
 from whyset.annotation.studio import Studio
+from whyset.annotation.views import make_view
 from whyset.corpora.esnli import import_esnli
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance

@@ -16,7 +16,8 @@ import pytest
 
 from tests.test_studio import _add_rationale_candidates
 from whyset.annotation.pull import pull
-from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.push import Guideline, items_for, push
+from whyset.annotation.views import make_view
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.store import CorpusStore
 

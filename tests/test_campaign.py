@@ -11,14 +11,16 @@ import httpx
 import pytest
 
 from tests.test_studio import GUIDE, _rationale_result, _span
-from whyset.annotation.campaign import reassign, round_status
+from whyset.annotation.campaign import reassign
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
-from whyset.annotation.push import items_for, make_view, push
+from whyset.annotation.push import items_for, push
 from whyset.annotation.studio import Studio
+from whyset.annotation.views import make_view
 from whyset.corpora.store import CorpusStore
 from whyset.errors import BadInput
 from whyset.validators.families import FAMILIES, ValidationData, flat_figures
+from whyset.validators.round_status import round_status
 
 TEAM = ["alice", "bob", "carol"]
 

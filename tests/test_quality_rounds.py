@@ -11,8 +11,9 @@ import pytest
 from tests.test_cli import run as run_cli
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
-from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.push import Guideline, items_for, push
 from whyset.annotation.studio import Studio
+from whyset.annotation.views import make_view
 from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore

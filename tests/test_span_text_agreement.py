@@ -116,3 +116,56 @@ def test_bad_spans_are_named(tmp_path: Path):
     path.write_text('{"item": 1, "annotator": "a", "value": [[0, 20]], "text": "short"}\n')
     with pytest.raises(WhysetError, match=r"outside the text \(length 5\)"):
         read_ratings(path, "span")
+
+
+def _sacrebleu_loo(values: dict[str, dict[str, str]], annotator: str) -> float:
+    """The reference: sacrebleu's own corpus_score, one reference stream per other annotator (None where
+    that annotator did not write the item)."""
+    from sacrebleu.metrics import BLEU
+
+    others = sorted({a for by in values.values() for a in by} - {annotator})
+    items = [by for by in values.values() if annotator in by and len(by) > 1]
+    streams = [[by.get(other) for by in items] for other in others]
+    streams = [s for s in streams if any(t is not None for t in s)]
+    # sacrebleu reads a missing reference as None only in streams after the first: put a present one first
+    for k, by in enumerate(items):
+        first = next(j for j, s in enumerate(streams) if s[k] is not None)
+        if first:
+            streams[0][k], streams[first][k] = streams[first][k], streams[0][k]
+    return BLEU(force=True).corpus_score([by[annotator] for by in items], streams).score
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_leave_one_out_bleu_is_sacrebleus_corpus_bleu_on_random_rounds(seed: int):
+    from whyset.validators.bleu import loo_bleu
+
+    rng = np.random.default_rng(seed)
+    words = ["a", "dog", "runs", "the", "park", ".", ",", "3.5", "isn't", "x-ray", "&amp;", "Dog"][: 3 + seed]
+    annotators = [f"a{k}" for k in range(2 + seed % 4)]
+    values: dict[str, dict[str, str]] = {}
+    for item in range(1 + 3 * seed):
+        chosen = [a for a in annotators if rng.random() < 0.7]
+        values[str(item)] = {a: " ".join(rng.choice(words, int(rng.integers(0, 9)))) for a in chosen}
+    ours = loo_bleu(values)
+    expected = {a for by in values.values() if len(by) > 1 for a in by}
+    assert set(ours) == expected
+    for annotator in expected:
+        assert ours[annotator] == pytest.approx(_sacrebleu_loo(values, annotator), abs=1e-9), annotator
+
+
+def test_13a_tokens_of_joined_texts_are_sacrebleus_one_by_one(esnli_dir: Path):
+    import random
+
+    from sacrebleu.metrics import BLEU
+
+    from whyset.validators.bleu import tokenize_13a
+
+    one_by_one = BLEU(force=True)._preprocess_segment
+    texts = (esnli_dir / "preproc1_expl_1.dev").read_text().splitlines()[:2000]
+    assert tokenize_13a(texts) == [one_by_one(t) for t in texts]
+    rng = random.Random(0)
+    pieces = [*"ab1 2.,-\n<>&;:/'x\t", "<skipped>", "&quot;", "-\n", "3.5", "&amp;", "1,000", "&lt;"]
+    for _ in range(3000):
+        texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) for _ in range(rng.randint(1, 5))]
+        assert tokenize_13a(texts) == [one_by_one(t) for t in texts], texts
+    assert tokenize_13a(["a\x00b.", "c"]) == [one_by_one("a\x00b."), "c"]

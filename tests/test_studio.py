@@ -14,8 +14,9 @@ from whyset.annotation.adjudication import adjudication_items
 from whyset.annotation.client import StudioClient
 from whyset.annotation.postgres import Database
 from whyset.annotation.pull import pull
-from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.push import Guideline, items_for, push
 from whyset.annotation.studio import Studio
+from whyset.annotation.views import make_view
 from whyset.corpora.kinds.counterfactual import Counterfactual, Edit
 from whyset.corpora.kinds.qa import QATriple
 from whyset.corpora.kinds.rationale import Rationale, Span

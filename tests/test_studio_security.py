@@ -18,8 +18,9 @@ import pytest
 from whyset.annotation import server
 from whyset.annotation.client import StudioClient
 from whyset.annotation.pull import pull
-from whyset.annotation.push import Guideline, items_for, make_view, push
+from whyset.annotation.push import Guideline, items_for, push
 from whyset.annotation.studio import Studio
+from whyset.annotation.views import make_view
 from whyset.corpora.store import CorpusStore
 from whyset.errors import ServerUnreachable
 

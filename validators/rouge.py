@@ -12,14 +12,14 @@ from __future__ import annotations
 from functools import lru_cache
 
 from rapidfuzz.distance import LCSseq
-from rouge_score.tokenizers import DefaultTokenizer
-
-_TOKENIZER = DefaultTokenizer(use_stemmer=False)
+from rouge_score.tokenize import tokenize
 
 
 @lru_cache(maxsize=1 << 17)
 def rouge_tokens(text: str) -> tuple[str, ...]:
-    return tuple(_TOKENIZER.tokenize(text))
+    """rouge-score's default tokens without its stemmer (its ``DefaultTokenizer`` would import nltk, 2 s, only
+    to build a stemmer that ROUGE-L here does not use)."""
+    return tuple(tokenize(text, None))
 
 
 @lru_cache(maxsize=1 << 18)

@@ -1,22 +1,19 @@
 """Agreement on free-text explanations, per annotator against the others (leave-one-out).
 
-For annotator *a*: corpus BLEU (sacrebleu) of a's texts with the other annotators' texts of the same
-items as references, mean ROUGE-L F1 (rouge-score's definition, best matching reference per item, pairs
-scored once per run by :mod:`whyset.validators.rouge`), and, when an embedding function is given, mean cosine
+For annotator *a*: corpus BLEU (sacrebleu's, every annotator in one pass by :mod:`whyset.validators.bleu`)
+of a's texts with the other annotators' texts of the same items as references, mean ROUGE-L F1 (rouge-score's
+definition, best matching reference per item, pairs scored once per run by :mod:`whyset.validators.rouge`), and, when an embedding function is given, mean cosine
 similarity to the other annotators' texts.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from sacrebleu.metrics import BLEU
-from sacrebleu.metrics.helpers import extract_all_word_ngrams
 
+from whyset.validators.bleu import BLEU_METRIC, loo_bleu
 from whyset.validators.ratings import Ratings
 from whyset.validators.rouge import best_rouge_l
 
@@ -34,46 +31,12 @@ def _loo_pairs(ratings: Ratings, annotator: str) -> tuple[list[str], list[list[s
     return hypotheses, references
 
 
-# force=True: corpora such as e-SNLI ship tokenized text, which sacrebleu would only warn about; the
-# signature (tokenizer 13a, exp smoothing) is reported with the scores so figures stay comparable.
-_BLEU = BLEU(force=True)
-
-
-@lru_cache(maxsize=1 << 17)
-def _ngrams(text: str) -> tuple[Counter, int]:
-    """A text's n-gram counts and length as sacrebleu sees it (13a tokens), once per text: every text is a
-    hypothesis once and a reference for each other annotator of its item."""
-    return extract_all_word_ngrams(_BLEU._preprocess_segment(text), 1, _BLEU.max_ngram_order)
-
-
-def loo_bleu(hypotheses: list[str], references: list[list[str]]) -> float:
-    """sacrebleu's corpus BLEU (13a, exp smoothing) with a variable number of references per item.
-
-    The segment statistics are sacrebleu's (clipped n-gram matches against the maximum count over the
-    references, closest reference length) and the score is its ``compute_bleu``; only the n-gram extraction is
-    cached per text, which ``corpus_score`` would redo for every annotator (5x faster on e-SNLI; ``tests``
-    compare both)."""
-    order = _BLEU.max_ngram_order
-    stats = [0] * (2 + 2 * order)  # sys_len, ref_len, correct[order], total[order]
-    for hypothesis, refs in zip(hypotheses, references, strict=True):
-        counts, length = _ngrams(hypothesis)
-        extracted = [_ngrams(r) for r in refs]
-        stats[0] += length
-        stats[1] += _BLEU._get_closest_ref_len(length, [n for _, n in extracted])
-        for gram, count in counts.items():
-            stats[2 + order + len(gram) - 1] += count
-            stats[2 + len(gram) - 1] += min(count, max(c.get(gram, 0) for c, _ in extracted))
-    score = BLEU.compute_bleu(stats[2:2 + order], stats[2 + order:], stats[0], stats[1], smooth_method="exp",
-                              max_ngram_order=order)
-    return float(score.score)
-
-
 def bleu_signature(references: list[list[str]]) -> str:
     """sacrebleu's signature of this configuration (it is known only once a corpus has been scored: score the
     first item with the same number of reference streams)."""
     width = max(len(r) for r in references)
-    _BLEU.corpus_score(["-"], [[references[0][k] if k < len(references[0]) else None] for k in range(width)])
-    return str(_BLEU.get_signature())
+    BLEU_METRIC.corpus_score(["-"], [[references[0][k] if k < len(references[0]) else None] for k in range(width)])
+    return str(BLEU_METRIC.get_signature())
 
 
 def loo_rouge_l(hypotheses: list[str], references: list[list[str]]) -> float:
@@ -100,13 +63,14 @@ def text_agreement(ratings: Ratings, embed: Embed | None = None) -> dict[str, An
     if embed is not None:
         result["embedding_similarity_loo"] = {}
     signature_of = None
+    bleu = loo_bleu(ratings.values)
     for annotator in ratings.annotators:
         hypotheses, references = _loo_pairs(ratings, annotator)
         result["items_per_annotator"][annotator] = len(hypotheses)
         if not hypotheses:
             warnings.append(f"annotator {annotator!r} shares no item with another annotator")
             continue
-        result["bleu_loo"][annotator] = loo_bleu(hypotheses, references)
+        result["bleu_loo"][annotator] = bleu[annotator]
         signature_of = signature_of or references
         result["rouge_l_loo"][annotator] = loo_rouge_l(hypotheses, references)
         if embed is not None:

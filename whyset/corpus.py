@@ -32,7 +32,7 @@ from whyset.corpora.store import CorpusStore
 from whyset.errors import BadInput
 
 if TYPE_CHECKING:
-    from whyset.annotation.campaign import ReassignReport, RoundStatus
+    from whyset.annotation.campaign import ReassignReport
     from whyset.annotation.pull import PullReport
     from whyset.annotation.push import Guideline, PushReport
     from whyset.annotation.studio import Studio
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from whyset.corpora.export import ExportResult
     from whyset.corpora.store_sources import SourceChanges
     from whyset.validators.gates import GateRecord, GateResult
+    from whyset.validators.round_status import RoundStatus
 
 
 @dataclass(frozen=True)
@@ -185,7 +186,8 @@ class Corpus:
              controls: float = 0.0) -> PushReport:
         """Push items (with candidates as pre-annotations) to k of the annotators each, blind, with a share
         ``controls`` of each queue being known-answer items."""
-        from whyset.annotation.push import BATCH_SIZE, Guideline, items_for, make_view, push
+        from whyset.annotation.push import BATCH_SIZE, Guideline, items_for, push
+        from whyset.annotation.views import make_view
 
         if not annotators:
             raise BadInput("--annotators: give at least one annotator handle")
@@ -207,7 +209,7 @@ class Corpus:
     def status(self, round_id: str) -> RoundStatus:
         """How far a round is, per annotator, as of its last pull (done / skipped / remaining, lead time,
         agreement so far, control accuracy)."""
-        from whyset.annotation.campaign import round_status
+        from whyset.validators.round_status import round_status
 
         return round_status(self.store, round_id)
 
@@ -231,8 +233,8 @@ class Corpus:
                    threshold: float | None = None) -> AdjudicationReport:
         """Send the round's disagreeing items (the rule ``validate`` reports) to the adjudicator's project."""
         from whyset.annotation.adjudication import adjudication_items
-        from whyset.annotation.push import Guideline, items_for, make_view, push
-        from whyset.annotation.views import VIEWS
+        from whyset.annotation.push import Guideline, items_for, push
+        from whyset.annotation.views import VIEWS, make_view
         from whyset.validators.disagreement import round_disagreements
 
         kinds = self.store.studio.kinds(round_id)

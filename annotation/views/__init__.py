@@ -11,13 +11,16 @@ schema (``evidence_<field>``, ``label``, ``foil``, ...) so exported JSON is read
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from xml.sax.saxutils import quoteattr
 
 from whyset.corpora.kinds.qa import DEFAULT_QUESTION
 from whyset.corpora.schema import FIELD_NAME, ExplanationRecord, Payload, SourceExample
 from whyset.errors import WhysetError
 from whyset.registry import Registry
+
+if TYPE_CHECKING:
+    from whyset.corpora.store import CorpusStore
 
 CANT_DECIDE = "can't decide"
 EVIDENCE = "evidence"
@@ -136,3 +139,22 @@ def register_view(cls: type[TaskView]) -> type[TaskView]:
 def view_for(kind: str, fields: list[str], labels: list[str], question: str = DEFAULT_QUESTION,
              adjudication: bool = False) -> TaskView:
     return VIEWS.get(kind)(fields, labels, question, adjudication)
+
+
+def source_fields(store: CorpusStore) -> list[str]:
+    """Text-field names shared by the store's examples, in their stored order (one config per corpus)."""
+    names: list[str] | None = None
+    for source in store.iter_sources():
+        if names is None:
+            names = list(source.fields)
+        elif list(source.fields) != names:
+            raise WhysetError(f"source {source.id}: fields {list(source.fields)} differ from {names}; "
+                              "push needs one field layout per store")
+    if names is None:
+        raise WhysetError(f"{store.path}: no source examples to annotate (import some first)")
+    return names
+
+
+def make_view(store: CorpusStore, kind: str, adjudication: bool = False) -> TaskView:
+    """The task view of ``kind`` for this store's fields and labels (and its free-text question, if set)."""
+    return view_for(kind, source_fields(store), store.labels, store.freetext_question, adjudication)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from whyset.annotation.campaign import round_status
 from whyset.validators.families import MetricFamily, Skipped, ValidationData, register_family
+from whyset.validators.round_status import round_status
 
 
 @register_family

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from whyset.annotation.push import make_view
-from whyset.annotation.views import EVIDENCE
+from whyset.annotation.views import EVIDENCE, make_view
 from whyset.validators.disagreement import DECIDED
 from whyset.validators.families import MetricFamily, Skipped, ValidationData, register_family
 from whyset.validators.plots import plt, png
