@@ -19,6 +19,7 @@ from typing import Any
 from whyset.annotation.assignment import check_team, fill, rebalance
 from whyset.annotation.pull import pull
 from whyset.annotation.push import (
+    BATCH_SIZE,
     Guideline,
     Holdings,
     PushReport,
@@ -34,8 +35,6 @@ from whyset.annotation.views import TaskView, make_view
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_studio import Holding
 from whyset.errors import BadInput
-
-BATCH = 1000
 
 
 @dataclass
@@ -115,10 +114,10 @@ def _give(store: CorpusStore, studio: Studio, round_id: str, view: TaskView, tea
     studio.accounts(receivers)
     for annotator in receivers:
         client = studio.client(annotator)
-        project_id = ensure_project(store, client, round_id, view, annotator, view.config(), guideline)
+        project_id, new = ensure_project(store, client, round_id, view, annotator, view.config(), guideline)
         delivered = PushReport(projects={}, created=0, already_there=0)
-        deliver(store, client, view, project_id, order_tasks(todo[annotator], f"{round_id}:{annotator}"), BATCH,
-                delivered)
+        deliver(store, client, view, project_id, order_tasks(todo[annotator], f"{round_id}:{annotator}"), BATCH_SIZE,
+                delivered, new_project=new)
         report.given[annotator] = report.given.get(annotator, 0) + delivered.created + delivered.controls
         details["servers"] = details.get("servers", {}) | {annotator: client.server_id}
     with store.transaction():

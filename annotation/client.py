@@ -51,7 +51,12 @@ class StudioClient:
         self.url = connection.url
         self.server_id = connection.server_id
         self.token = token or connection.token
-        self.sdk = LabelStudio(base_url=self.url, api_key=self.token, timeout=timeout, max_retries=0)
+        # one HTTP client (one connection pool) for the SDK and the raw calls below; certificates are loaded
+        # (50 ms) only for https servers
+        self.http = httpx.Client(timeout=timeout, follow_redirects=True, headers=self._headers,
+                                 verify=self.url.startswith("https:"))
+        self.sdk = LabelStudio(base_url=self.url, api_key=self.token, timeout=timeout, max_retries=0,
+                               httpx_client=self.http)
 
     def call(self, action: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one SDK call, turning transport and API errors into one-line WhysetErrors."""
@@ -159,7 +164,7 @@ class StudioClient:
         if task.get("total_annotations") or task.get("cancelled_annotations"):
             return "kept"
         with _translated(self.url, f"delete task {task_id}"):
-            answer = httpx.delete(f"{self.url}/api/tasks/{task_id}/", headers=self._headers, timeout=60)
+            answer = self.http.delete(f"{self.url}/api/tasks/{task_id}/", timeout=60)
         if answer.status_code not in (204, 404):
             raise WhysetError(f"Label Studio at {self.url}: deleting task {task_id} answered {answer.status_code}")
         return "deleted"
@@ -193,7 +198,7 @@ class StudioClient:
                               f"(status {answer.status_code}); if the user exists, its password differs")
         if close_invite:
             with _translated(self.url, "reset the invite link"):
-                reset = httpx.post(f"{self.url}/api/invite/reset-token", headers=self._headers, timeout=60)
+                reset = self.http.post(f"{self.url}/api/invite/reset-token", timeout=60)
             if reset.status_code >= 300:
                 raise WhysetError(f"Label Studio at {self.url}: resetting the invite link answered {reset.status_code}")
         return answer.json()["token"]
@@ -204,7 +209,7 @@ class StudioClient:
 
     def _raw_get(self, path: str, params: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         with _translated(self.url, f"GET {path}"):
-            answer = httpx.get(f"{self.url}{path}", params=params, headers=self._headers, timeout=600)
+            answer = self.http.get(f"{self.url}{path}", params=params)
         if answer.status_code == 404 and missing_ok:
             return None
         if answer.status_code == 401:

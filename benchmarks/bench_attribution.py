@@ -4,8 +4,9 @@ input) beside the encoder's own forward+backward limit, measured in the same run
 The classifier is the recipe default (MiniLM bi-encoder + linear head, trained on 1,500 pairs outside the
 slice, cached). The limit is how many (pair, pass) forward+backward computations per second the classifier
 manages at the batch size the builder uses, taken the way attribution takes them (gradients to the input
-embeddings, padded batch); one IG pair costs `steps` of them plus two forward passes (f(x), f(baseline)) for
-its delta, one gradient x input pair costs one. Pairs/s are end to end through the `attribution_rationale` builder (spans,
+embeddings, padded batch). An IG pair that needed n steps costs every schedule tried up to n (8, then 16,
+then 32: Gauss-Legendre nodes do not nest), each plus two forward passes (f(x), f(baseline)) for its delta; a
+gradient x input pair costs one. Pairs/s are end to end through the `attribution_rationale` builder (spans,
 scores and candidates included), after the models are loaded. Run with `make bench-attribution`.
 """
 
@@ -75,7 +76,10 @@ def main() -> None:
         if method == "integrated_gradients":
             mean = statistics.mean(steps)
             shares = {n: steps.count(n) for n in (8, 16, 32)}
-            passes = rate * (mean + 2 / 3)  # steps fwd+bwd, and two forward passes (~1/3 each) for the delta
+            # a pair that needed n steps also ran every smaller schedule before (Gauss-Legendre nodes do not
+            # nest), and each try costs two forward passes (~1/3 of a forward+backward each) for its delta
+            tried = statistics.mean(sum(m + 2 / 3 for m in (8, 16, 32) if m <= n) for n in steps)
+            passes = rate * tried
             print(f"| Integrated Gradients (Gauss-Legendre, 8 -> 16 -> 32) | {rate:.2f} | {passes:.1f} | "
                   f"{passes / limit:.2f} | mean {mean:.1f}; 8: {shares[8]}, 16: {shares[16]}, 32: {shares[32]} |")
         else:

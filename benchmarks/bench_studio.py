@@ -3,7 +3,8 @@
 1. Push against the SDK, side by side on the same server: the same N tasks (default 3,000) imported by
    ``label_studio_sdk`` (create a project, one ``import_tasks`` call) and by ``whyset push`` (a new round for
    one annotator: checks, planning, project, count check, imports, store writes), free-text tasks (plain)
-   and rationale tasks with a prediction each, alternating, ``--reps`` times; prints both medians and the ratio.
+   and rationale tasks with a prediction each, ``--reps`` times, alternating which goes first; prints both
+   medians and the ratio.
 2. A round of 5,000 e-SNLI pairs to two annotators with k=2 (10,000 tasks, 10,000 predictions): push;
    ``--annotate`` tasks annotated through the REST API (4 client threads, one POST each, as people do); the
    first pull; ``--edit`` annotations edited and pulled again (only those come back, as new versions); then,
@@ -86,27 +87,42 @@ def candidates(store: CorpusStore) -> list[ExplanationRecord]:
 
 
 def push_against_sdk(store: CorpusStore, studio: Studio, tasks: int, reps: int) -> None:
-    """Both sides import the same task payloads into a fresh project of the same server, alternating."""
-    client = studio.client("solo")
+    """Both sides import the same task payloads into a fresh project of the same server, alternating which
+    goes first (the server's state after a call is shared)."""
     print(f"\n| {tasks} tasks | SDK import (s) | whyset push (s) | ratio |\n|---|---|---|---|")
     for kind, label in (("freetext", "free text, plain"), ("rationale", "rationale + 1 prediction each")):
-        view = make_view(store, kind)
-        items = items_for(store, view, limit=tasks)
-        payloads = [task_payload(view, item) for item in items]  # exactly what push sends
-        sdk, ours = [], []
+        runs = _SideBySide(store, studio, kind, tasks)
         for rep in range(reps):
-            start = time.perf_counter()
-            project = client.sdk.projects.create(title=f"sdk {kind} {rep}", label_config=view.config())
-            ids = client.sdk.projects.import_tasks(project.id, request=payloads, return_task_ids=True).task_ids
-            sdk.append(time.perf_counter() - start)
-            assert len(ids) == tasks
-            start = time.perf_counter()
-            report = push(store, studio, f"bench-{kind}-{rep}", view, items, ["solo"], 1, GUIDE)
-            ours.append(time.perf_counter() - start)
-            assert report.created == tasks
-        a, b = statistics.median(sdk), statistics.median(ours)
-        print(f"| {label} | {a:.2f} ({', '.join(f'{x:.2f}' for x in sdk)}) | {b:.2f} "
-              f"({', '.join(f'{x:.2f}' for x in ours)}) | **{b / a:.2f}** |", flush=True)
+            for run in ((runs.raw_import, runs.whyset_push) if rep % 2 == 0 else (runs.whyset_push, runs.raw_import)):
+                run(rep)
+        a, b = statistics.median(runs.sdk), statistics.median(runs.ours)
+        print(f"| {label} | {a:.2f} ({', '.join(f'{x:.2f}' for x in runs.sdk)}) | {b:.2f} "
+              f"({', '.join(f'{x:.2f}' for x in runs.ours)}) | **{b / a:.2f}** |", flush=True)
+
+
+class _SideBySide:
+    """The SDK's own import and ``whyset push`` of the same ``tasks`` items of one kind, timed per call."""
+
+    def __init__(self, store: CorpusStore, studio: Studio, kind: str, tasks: int):
+        self.store, self.studio, self.kind, self.tasks = store, studio, kind, tasks
+        self.client, self.view = studio.client("solo"), make_view(store, kind)
+        self.items = items_for(store, self.view, limit=tasks)
+        self.payloads = [task_payload(self.view, item) for item in self.items]  # exactly what push sends
+        self.sdk: list[float] = []
+        self.ours: list[float] = []
+
+    def raw_import(self, rep: int) -> None:
+        start = time.perf_counter()
+        project = self.client.sdk.projects.create(title=f"sdk {self.kind} {rep}", label_config=self.view.config())
+        ids = self.client.sdk.projects.import_tasks(project.id, request=self.payloads, return_task_ids=True).task_ids
+        self.sdk.append(time.perf_counter() - start)
+        assert len(ids) == self.tasks
+
+    def whyset_push(self, rep: int) -> None:
+        start = time.perf_counter()
+        report = push(self.store, self.studio, f"bench-{self.kind}-{rep}", self.view, self.items, ["solo"], 1, GUIDE)
+        self.ours.append(time.perf_counter() - start)
+        assert report.created == self.tasks
 
 
 def campaign(store: CorpusStore, studio: Studio, threads: int, annotate: int, edit: int) -> None:
@@ -161,10 +177,11 @@ def main() -> None:
     parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--ratio-tasks", type=int, default=3000)
-    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--annotate", type=int, default=2000)
     parser.add_argument("--edit", type=int, default=50)
+    parser.add_argument("--no-campaign", action="store_true", help="only the push-against-SDK comparison")
     args = parser.parse_args()
     cluster = _cluster() if args.database == "postgresql" else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,7 +198,8 @@ def main() -> None:
                 print(f"python {sys.version.split()[0]}, label-studio {LABEL_STUDIO_VERSION}, {args.database}, "
                       f"a server per annotator, {psutil.cpu_count()} CPUs")
                 push_against_sdk(store, studio, args.ratio_tasks, args.reps)
-                campaign(store, studio, args.threads, args.annotate, args.edit)
+                if not args.no_campaign:
+                    campaign(store, studio, args.threads, args.annotate, args.edit)
         finally:
             largest = max(m.stop() for m in servers.values())
             pg_peak = postgres.stop() if postgres else None

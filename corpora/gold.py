@@ -25,8 +25,8 @@ def gold_table(store: CorpusStore, sources: Sequence[SourceExample], text_fields
     from whyset.validators.aggregation import THRESHOLD, aggregate_gold
 
     by_id = {s.id: s for s in sources}
-    records = [r for r in store.iter_explanations("annotation") if r.source_id in by_id]
-    items = aggregate_gold(records, by_id)
+    records = [r for r in store.final_answers() if r.source_id in by_id]
+    items = aggregate_gold(records, by_id, store.adjudication_rounds())
     if not items:
         return None
     features = Features({

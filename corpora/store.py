@@ -285,6 +285,10 @@ class CorpusStore:
         rows = self.execute("SELECT id, name, kind, guideline_version, details FROM rounds ORDER BY id")
         return [Round(r[0], r[1], r[2], r[3], json.loads(r[4] or "{}")) for r in rows]
 
+    def adjudication_rounds(self) -> set[str]:
+        """Rounds whose answers are adjudications: their details name the round they adjudicate."""
+        return {r.id for r in self.rounds() if r.details.get("adjudicates")}
+
     def round(self, round_id: str) -> Round:
         found = [r for r in self.rounds() if r.id == round_id]
         if not found:

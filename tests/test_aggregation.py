@@ -92,6 +92,9 @@ def test_adjudicated_answers_win_over_aggregation():
     records = [_record(sources["s0"], a, Rationale(spans=[_span(text, "not")], label="yes")) for a in "ab"]
     records.append(_record(sources["s0"], "dana", Rationale(spans=[_span(text, "good")], label="no"),
                            round_id="r1-adjudication"))
-    [gold] = aggregate_gold(records, sources)
+    [gold] = aggregate_gold(records, sources, adjudication_rounds={"r1-adjudication"})
     assert gold.label == "no" and gold.label_method == "adjudicated"
     assert [s.text for s in gold.rationale] == ["good"] and gold.rationale_method == "adjudicated"
+    # a round is an adjudication because the store says so, not because of its name
+    [plain] = aggregate_gold(records, sources)
+    assert plain.label_method == "dawid-skene" and plain.majority_label == "yes"

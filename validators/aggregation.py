@@ -8,15 +8,16 @@
 * **Free-text explanation**: the medoid, the annotator's text with the highest mean ROUGE-L F1 to the others'
   (ties: first annotator by handle).
 
-An adjudicated answer (a human annotation of round ``<round>-adjudication``) wins over aggregation for its
-item and kind; ``method`` says which rule produced each answer.
+An adjudicated answer (a human annotation of an adjudication round: one whose details name the round it
+``adjudicates``, as :meth:`CorpusStore.adjudication_rounds` lists them, the same rule the export's ``final``
+answers follow) wins over aggregation for its item and kind; ``method`` says which rule produced each answer.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,6 @@ from whyset.validators.rouge import rouge_l
 from whyset.validators.span_agreement import merge_units
 
 THRESHOLD = 0.5  # token posterior at or above which a token is in the aggregated rationale
-ADJUDICATION = "-adjudication"
 METHODS = {"label": "Dawid-Skene (EM, one confusion matrix per annotator; crowd-kit), beside the majority vote",
            "rationale": f"binary Dawid-Skene over tokens, posterior >= {THRESHOLD}, adjacent tokens merged",
            "explanation": "medoid by ROUGE-L F1 (highest mean similarity to the other annotators' texts)"}
@@ -63,17 +63,15 @@ class GoldItem:
     explanation_method: str | None = None  # medoid-rouge-l | single | adjudicated
 
 
-def _adjudicated(record: ExplanationRecord) -> bool:
-    return bool(record.round_id and record.round_id.endswith(ADJUDICATION))
-
-
-def by_source(records: Iterable[ExplanationRecord], kind: str) -> dict[str, list[ExplanationRecord]]:
-    """Human answers of ``kind`` per source; where an adjudicated answer exists, only it counts."""
+def by_source(records: Iterable[ExplanationRecord], kind: str,
+              adjudicated: Collection[str]) -> dict[str, list[ExplanationRecord]]:
+    """Human answers of ``kind`` per source; where an adjudicated answer (record id in ``adjudicated``)
+    exists, only it counts."""
     grouped: dict[str, list[ExplanationRecord]] = defaultdict(list)
     for record in records:
         if record.explanation.kind == kind and record.provenance.origin == "human":
             grouped[record.source_id].append(record)
-    return {sid: [r for r in rs if _adjudicated(r)] or rs for sid, rs in grouped.items()}
+    return {sid: [r for r in rs if r.id in adjudicated] or rs for sid, rs in grouped.items()}
 
 
 @contextmanager
@@ -101,10 +99,11 @@ def dawid_skene(rows: Sequence[tuple[str, str, Any]], n_iter: int = 100) -> tupl
             {t: majority[t] for t in majority.index})
 
 
-def _label_gold(items: dict[str, GoldItem], rationales: dict[str, list[ExplanationRecord]]) -> None:
+def _label_gold(items: dict[str, GoldItem], rationales: dict[str, list[ExplanationRecord]],
+                adjudicated: Collection[str]) -> None:
     rows = []
     for sid, records in rationales.items():
-        if all(_adjudicated(r) for r in records):
+        if all(r.id in adjudicated for r in records):
             votes = Counter(r.explanation.label for r in records)
             items[sid].label, items[sid].label_method = votes.most_common(1)[0][0], "adjudicated"
             continue
@@ -119,7 +118,7 @@ def _label_gold(items: dict[str, GoldItem], rationales: dict[str, list[Explanati
 
 
 def _rationale_gold(items: dict[str, GoldItem], rationales: dict[str, list[ExplanationRecord]],
-                    sources: dict[str, SourceExample]) -> None:
+                    sources: dict[str, SourceExample], adjudicated: Collection[str]) -> None:
     rows, units = [], {}
     for sid, records in rationales.items():
         for name, text in sources[sid].fields.items():
@@ -138,7 +137,7 @@ def _rationale_gold(items: dict[str, GoldItem], rationales: dict[str, list[Expla
         for start, end in merge_units(toks, chosen):
             inside = [x for (s, e), x in zip(toks, p, strict=True) if s >= start and e <= end]
             items[sid].rationale.append(GoldSpan(name, start, end, text[start:end], round(min(inside), 4)))
-        items[sid].rationale_method = ("adjudicated" if all(_adjudicated(r) for r in rationales[sid])
+        items[sid].rationale_method = ("adjudicated" if all(r.id in adjudicated for r in rationales[sid])
                                        else "dawid-skene-tokens")
 
 
@@ -157,34 +156,38 @@ def _token_posteriors(rows: list[tuple[str, str, int]]) -> dict[str, float]:
     return {t: float(p) for t, p in probas[1].items()}
 
 
-def _explanation_gold(items: dict[str, GoldItem], explanations: dict[str, list[ExplanationRecord]]) -> None:
+def _explanation_gold(items: dict[str, GoldItem], explanations: dict[str, list[ExplanationRecord]],
+                      adjudicated: Collection[str]) -> None:
     for sid, records in explanations.items():
         texts = sorted((r.provenance.agent_id, r.explanation.explanation) for r in records
                        if isinstance(r.explanation, QATriple))
         if not texts:
             continue
         if len(texts) == 1:
-            chosen, method = texts[0], "adjudicated" if _adjudicated(records[0]) else "single"
+            chosen, method = texts[0], "adjudicated" if records[0].id in adjudicated else "single"
         else:
             means = [np.mean([rouge_l(t, o) for j, (_, o) in enumerate(texts) if j != i])
                      for i, (_, t) in enumerate(texts)]
             chosen = texts[int(np.argmax(means))]
-            method = "adjudicated" if all(_adjudicated(r) for r in records) else "medoid-rouge-l"
+            method = "adjudicated" if all(r.id in adjudicated for r in records) else "medoid-rouge-l"
         items[sid].explanation_annotator, items[sid].explanation = chosen
         items[sid].explanation_method = method
 
 
-def aggregate_gold(records: Sequence[ExplanationRecord], sources: dict[str, SourceExample]) -> list[GoldItem]:
-    """One :class:`GoldItem` per source with a human answer, in source id order."""
+def aggregate_gold(records: Sequence[ExplanationRecord], sources: dict[str, SourceExample],
+                   adjudication_rounds: Collection[str] = ()) -> list[GoldItem]:
+    """One :class:`GoldItem` per source with a human answer, in source id order; answers from the
+    ``adjudication_rounds`` win over aggregation."""
     humans = [r for r in records if r.provenance.origin == "human"]
+    adjudicated = {r.id for r in humans if r.round_id in set(adjudication_rounds)}
     items = {sid: GoldItem(sid) for sid in sorted({r.source_id for r in humans})}
     for record in humans:
         if record.provenance.agent_id not in items[record.source_id].annotators:
             items[record.source_id].annotators.append(record.provenance.agent_id)
-    rationales = by_source(humans, "rationale")
-    _label_gold(items, rationales)
-    _rationale_gold(items, rationales, sources)
-    _explanation_gold(items, by_source(humans, "qa"))
+    rationales = by_source(humans, "rationale", adjudicated)
+    _label_gold(items, rationales, adjudicated)
+    _rationale_gold(items, rationales, sources, adjudicated)
+    _explanation_gold(items, by_source(humans, "qa", adjudicated), adjudicated)
     for item in items.values():
         item.annotators.sort()
     return list(items.values())

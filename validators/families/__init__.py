@@ -57,6 +57,12 @@ class ValidationData:
     def human_annotations(self) -> list[ExplanationRecord]:
         return [r for r in self.store.iter_explanations("annotation") if r.provenance.origin == "human"]
 
+    @cached_property
+    def adjudicated(self) -> set[str]:
+        """Ids of the human answers from adjudication rounds (they win over the other answers of their item)."""
+        rounds = self.store.adjudication_rounds()
+        return {r.id for r in self.human_annotations if r.round_id in rounds}
+
     rating_problems: dict[str, str] = field(default_factory=dict)
 
     @cached_property
