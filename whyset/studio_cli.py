@@ -170,7 +170,7 @@ def push(
     controls: Annotated[float, typer.Option(
         help="Share of each annotator's queue that is control items with a known answer (e.g. 0.1), mixed in "
              "blind; drawn from items outside the round.")] = 0.0,
-    batch_size: Annotated[int | None, typer.Option(help="Tasks per import request (default 1000).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Tasks per import request (default 5000).")] = None,
     home: HomeOption = None,
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
