@@ -21,12 +21,8 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -37,8 +33,9 @@ from filelock import FileLock
 
 from whyset.annotation import postgres
 from whyset.annotation.postgres import Database
-from whyset.errors import BadInput, ServerUnreachable, WhysetError
+from whyset.errors import BadInput
 from whyset.paths import LABEL_STUDIO_VERSION, studio_postgres_templates, studio_template, studio_venv
+from whyset.processes import free_port, install_venv, same_process, terminate, wait_until_up
 
 ADMIN_EMAIL = "admin@whyset.local"
 IDENTITY_FILE = "whyset-server.json"  # in a data dir: its server_id, admin token and where its database is
@@ -76,27 +73,8 @@ def install(venv: Path | None = None) -> Path:
     """
     venv = venv or studio_venv()
     binary = venv / "bin" / "label-studio"
-    stamp = venv / f".label-studio-{LABEL_STUDIO_VERSION}"
-    if stamp.exists() and binary.exists():
-        return binary
-    steps = [
-        [sys.executable, "-m", "venv", str(venv)],
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-         f"label-studio=={LABEL_STUDIO_VERSION}"],
-    ]
-    for step in steps:
-        done = subprocess.run(step, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise WhysetError(f"installing label-studio=={LABEL_STUDIO_VERSION} into {venv} failed: {tail[0]}")
-    stamp.touch()
+    install_venv(venv, f"label-studio=={LABEL_STUDIO_VERSION}", venv / f".label-studio-{LABEL_STUDIO_VERSION}", binary)
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def server_env(data_dir: Path, token: str, database_url: str | None) -> dict[str, str]:
@@ -259,9 +237,9 @@ def _run(data_dir: Path, token: str, server_id: str, database_url: str | None, p
                             started=psutil.Process(process.pid).create_time(), data_dir=str(data_dir),
                             database="postgresql" if database_url else "sqlite")
     try:
-        _wait_until_up(connection.url, process, timeout, log_path)
+        wait_until_up(process, lambda: _answers(connection.url), "Label Studio", connection.url, timeout, log_path)
     except BaseException:
-        _terminate(process.pid)
+        terminate(process.pid)
         raise
     return connection
 
@@ -275,68 +253,24 @@ def _reset_token(connection: Connection) -> str:
 
 def is_running(connection: Connection) -> bool:
     """Whether the process recorded for a local server is still that server: same PID, same start time and a
-    Label Studio command line (a PID reused by another process is never trusted, let alone signalled)."""
-    if connection.pid is None:
-        return False
-    try:
-        process = psutil.Process(connection.pid)
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        same_start = connection.started is not None and abs(process.create_time() - connection.started) < 1.0
-        return same_start and any("label-studio" in part for part in process.cmdline())
-    except psutil.Error:
-        return False
+    Label Studio command line."""
+    return same_process(connection.pid, connection.started, "label-studio")
 
 
 def stop(connection: Connection) -> bool:
     """Stop a server whyset started, after checking the PID still belongs to it; returns whether it ran."""
     if not is_running(connection):
         return False
-    _terminate(connection.pid)  # type: ignore[arg-type]
+    terminate(connection.pid)  # type: ignore[arg-type]
     return True
 
 
-def _wait_until_up(url: str, process: subprocess.Popen, timeout: float, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise WhysetError(f"Label Studio exited with code {process.returncode} during start-up: {tail[0]} "
-                              f"(log: {log})")
-        try:
-            with urlopen(f"{url}/api/version/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise ServerUnreachable(f"Label Studio did not answer at {url} within {timeout:.0f} s (log: {log})")
-
-
-def _gone(pid: int) -> bool:
+def _answers(url: str) -> bool:
     try:
-        process = psutil.Process(pid)
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-def _terminate(pid: int, grace: float = 20.0) -> None:
-    """SIGTERM the server's process group (it was started in its own session), then SIGKILL after grace."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if _gone(pid):
-                try:  # reap it if it is this process's child
-                    os.waitpid(pid, os.WNOHANG)
-                except ChildProcessError:
-                    pass
-                return
-            time.sleep(0.2)
+        with urlopen(f"{url}/api/version/", timeout=2) as response:
+            return response.status == 200
+    except (URLError, OSError):
+        return False
 
 
 def _private_dir(path: Path) -> None:

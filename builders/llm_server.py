@@ -20,10 +20,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.error import URLError
@@ -32,8 +29,9 @@ from urllib.request import urlopen
 import psutil
 
 from whyset.builders.models import smollm2_gguf
-from whyset.errors import BadInput, ServerUnreachable, WhysetError
+from whyset.errors import BadInput, ServerUnreachable
 from whyset.paths import LLAMA_CPP_VERSION, llm_server_home, llm_server_venv
+from whyset.processes import free_port, install_venv, same_process, terminate, wait_until_up
 
 CMAKE_ARGS = "-DGGML_NATIVE=OFF"
 STATE = "server.json"
@@ -72,35 +70,22 @@ def venv_python(venv: Path | None = None) -> Path:
     return (venv or llm_server_venv()) / "bin" / "python"
 
 
+def _stamp(venv: Path) -> Path:
+    return venv / f".llama-cpp-python-{LLAMA_CPP_VERSION}"
+
+
 def installed(venv: Path | None = None) -> bool:
     venv = venv or llm_server_venv()
-    return (venv / f".llama-cpp-python-{LLAMA_CPP_VERSION}").exists() and venv_python(venv).exists()
+    return _stamp(venv).exists() and venv_python(venv).exists()
 
 
 def install(venv: Path | None = None) -> Path:
     """Create the server's venv (idempotent; the same two steps as the Makefile's target). The first build on
     a machine compiles llama.cpp (10-20 min on 2 cores); later ones reuse pip's cached wheel (seconds)."""
     venv = venv or llm_server_venv()
-    if installed(venv):
-        return venv
-    env = os.environ | {"CMAKE_ARGS": CMAKE_ARGS}
-    for step in ([sys.executable, "-m", "venv", str(venv)],
-                 [str(venv_python(venv)), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                  f"llama-cpp-python[server]=={LLAMA_CPP_VERSION}"]):
-        done = subprocess.run(step, capture_output=True, text=True, env=env, check=False)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise WhysetError(f"installing llama-cpp-python=={LLAMA_CPP_VERSION} into {venv} failed: {tail[0]}")
-    (venv / f".llama-cpp-python-{LLAMA_CPP_VERSION}").touch()
+    install_venv(venv, f"llama-cpp-python[server]=={LLAMA_CPP_VERSION}", _stamp(venv), venv_python(venv),
+                 os.environ | {"CMAKE_ARGS": CMAKE_ARGS})
     return venv
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(log: Path, port: int | None = None, model: Path | None = None, alias: str = "smollm2",
@@ -127,17 +112,11 @@ def start(log: Path, port: int | None = None, model: Path | None = None, alias: 
                                    start_new_session=True)
     server = LLMServer(f"http://127.0.0.1:{port}/v1", port, process.pid, psutil.Process(process.pid).create_time(),
                        str(model), alias, str(log))
-    deadline = time.monotonic() + timeout
-    while not answers(server):
-        if process.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise WhysetError(f"the llama.cpp server exited with code {process.returncode} during start-up: "
-                              f"{tail[0]} (log: {log})")
-        if time.monotonic() > deadline:
-            stop(server)
-            raise ServerUnreachable(f"the llama.cpp server did not answer at {server.url} within {timeout:.0f} s "
-                                    f"(log: {log})")
-        time.sleep(0.2)
+    try:
+        wait_until_up(process, lambda: answers(server), "the llama.cpp server", server.url, timeout, log, poll=0.2)
+    except ServerUnreachable:
+        stop(server)
+        raise
     return server
 
 
@@ -152,12 +131,7 @@ def answers(server: LLMServer, timeout: float = 2.0) -> bool:
 
 def is_running(server: LLMServer) -> bool:
     """Whether the recorded PID is still that server: same start time and a llama_cpp.server command line."""
-    try:
-        process = psutil.Process(server.pid)
-        return (process.status() != psutil.STATUS_ZOMBIE and abs(process.create_time() - server.started) < 1.0
-                and "llama_cpp.server" in process.cmdline())
-    except psutil.Error:
-        return False
+    return same_process(server.pid, server.started, "llama_cpp.server")
 
 
 def stop(server: LLMServer, grace: float = 10.0) -> bool:
@@ -168,16 +142,7 @@ def stop(server: LLMServer, grace: float = 10.0) -> bool:
         pass
     if not is_running(server):
         return False
-    process = psutil.Process(server.pid)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            process.send_signal(sig)
-            process.wait(grace)
-            return True
-        except psutil.NoSuchProcess:
-            return True
-        except psutil.TimeoutExpired:
-            continue
+    terminate(server.pid, grace)
     return True
 
 

@@ -18,7 +18,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,18 +26,14 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from whyset.processes import free_port
+
 PG_BIN = Path(os.environ.get("WHYSET_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
 
 
 class PgError(RuntimeError):
     pass
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ident(name: str) -> str:
@@ -93,7 +88,7 @@ class PgCluster:
     def start(self) -> PgCluster:
         """Start on a free port (another, if a parallel process took it first) and wait until it is ready."""
         for _ in range(5):
-            self.port = _free_port()
+            self.port = free_port()
             self.log.unlink(missing_ok=True)
             self._run([str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log), "-W",
                        "-o", f"-p {self.port} -k {self.socket_dir}", "start"])

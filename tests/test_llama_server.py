@@ -22,6 +22,7 @@ from whyset.corpora.esnli import import_esnli
 from whyset.corpora.store import CorpusStore
 from whyset.corpora.store_builds import BuildTables
 from whyset.paths import llm_server_venv
+from whyset.processes import free_port
 
 RECIPE = """
 [sources]
@@ -109,7 +110,7 @@ def test_endpoint_builders_make_candidates_from_the_real_server(llama, corpus: P
 def test_server_killed_mid_build_one_line_error_then_exact_resume(corpus: Path, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     _require_venv()
-    home, port = tmp_path / "llm", llm_server.free_port()
+    home, port = tmp_path / "llm", free_port()
     started = run("llm", "up", "--port", str(port), "--home", str(home), cwd=tmp_path)
     assert started.returncode == 0, started.stderr
     server = llm_server.current(home)

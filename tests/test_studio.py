@@ -23,6 +23,7 @@ from whyset.corpora.kinds.rationale import Rationale, Span
 from whyset.corpora.schema import ExplanationRecord, Provenance
 from whyset.corpora.store import CorpusStore
 from whyset.errors import ServerUnreachable, WhysetError
+from whyset.processes import free_port
 from whyset.validators.disagreement import round_disagreements
 
 GUIDE = Guideline("Highlight the words that justify the label.", "g-1.0")
@@ -237,7 +238,7 @@ def test_unreachable_server_and_wrong_token_leave_store_unchanged(studio: Studio
     studio.servers["alice"] = server.Connection(url=real.url, token="0" * 40, server_id="x")
     with pytest.raises(ServerUnreachable, match="rejected the API token"):
         push(esnli_store, studio, "r-bad", view, items, ["alice"], 1, GUIDE)
-    studio.servers["alice"] = server.Connection(url=f"http://127.0.0.1:{server.free_port()}", token="t",
+    studio.servers["alice"] = server.Connection(url=f"http://127.0.0.1:{free_port()}", token="t",
                                                 server_id="y")
     with pytest.raises(ServerUnreachable, match="cannot reach Label Studio"):
         push(esnli_store, studio, "r-bad2", view, items, ["alice"], 1, GUIDE)
