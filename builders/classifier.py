@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from filelock import FileLock
 from torch import nn
 
-from whyset.builders.models import load_encoder
+from whyset.builders.models import build_once, load_encoder
 from whyset.errors import WhysetError
 from whyset.paths import model_cache
 
@@ -236,14 +235,11 @@ def linear_classifier(encoder: str, fields: Sequence[str], labels: Sequence[str]
     classifier = EncoderClassifier(encoder, fields, labels, nn.Identity(), "linear", offline, device)
     key = hashlib.sha256(json.dumps([encoder, list(fields), list(labels), [t[0] for t in train], epochs, seed])
                          .encode()).hexdigest()[:16]
-    path = model_cache() / f"linear-head-{key}.pt"
-    path.parent.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     dim = classifier.sentence_features([train[0][1]]).shape[-1]
     head = nn.Linear(dim, len(labels)).to(device)
-    with FileLock(str(path) + ".lock"):  # parallel workers train it once
-        if not path.exists():
-            _train_linear(classifier, head, labels, train, epochs, seed, path)
+    path = build_once(model_cache() / f"linear-head-{key}.pt",
+                      lambda partial: _train_linear(classifier, head, labels, train, epochs, seed, partial))
     saved = torch.load(path, map_location=device)
     head.load_state_dict(saved["state"])
     classifier.head = head.eval()
@@ -252,7 +248,7 @@ def linear_classifier(encoder: str, fields: Sequence[str], labels: Sequence[str]
 
 def _train_linear(classifier: EncoderClassifier, head: nn.Linear, labels: Sequence[str],
                   train: Sequence[tuple[str, dict[str, str], str]], epochs: int, seed: int, path: Path) -> None:
-    """Fit the head on 80% of ``train`` and measure it on the other 20%; saved atomically with its report."""
+    """Fit the head on 80% of ``train`` and measure it on the other 20%; saved to ``path`` with its report."""
     order = np.random.default_rng(seed).permutation(len(train))
     held = set(order[: max(len(train) // 5, 1)].tolist())
     x = classifier.sentence_features([t[1] for t in train])
@@ -266,6 +262,4 @@ def _train_linear(classifier: EncoderClassifier, head: nn.Linear, labels: Sequen
     with torch.no_grad():
         accuracy = float((head(x[~fit]).argmax(-1) == y[~fit]).float().mean())
     report = {"train": int(fit.sum()), "held_out": int((~fit).sum()), "held_out_accuracy": round(accuracy, 4)}
-    partial = path.with_name(path.name + ".partial")
-    torch.save({"state": head.state_dict(), "report": report}, partial)
-    partial.rename(path)
+    torch.save({"state": head.state_dict(), "report": report}, path)

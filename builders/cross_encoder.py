@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -24,10 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from filelock import FileLock
 
 from whyset.builders.classifier import SequenceClassifier
-from whyset.builders.models import encoder_path
+from whyset.builders.models import build_once, encoder_path
 from whyset.errors import WhysetError
 from whyset.paths import model_cache
 
@@ -61,11 +59,9 @@ def cross_encoder_classifier(encoder: str, fields: Sequence[str], labels: Sequen
     train = [examples[i] for i in order[training.held_out:]]
     key = hashlib.sha256(json.dumps([encoder, list(fields), list(labels), [e[0] for e in train],
                                      [e[0] for e in held], asdict(training)]).encode()).hexdigest()[:16]
-    folder = model_cache() / f"cross-encoder-{key}"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(folder) + ".lock"):  # parallel workers train it once; the others wait and load it
-        if not (folder / REPORT).exists():
-            _train(encoder, fields, labels, train, held, training, offline, device, folder)
+    folder = build_once(model_cache() / f"cross-encoder-{key}",
+                        lambda partial: _train(encoder, fields, labels, train, held, training, offline, device, partial),
+                        done=lambda f: (f / REPORT).exists())
     report = json.loads((folder / REPORT).read_text())
     classifier = SequenceClassifier(str(folder), fields, labels, offline=True, device=device,
                                     display_name=f"{encoder}+cross-encoder-{key[:8]}")
@@ -73,7 +69,7 @@ def cross_encoder_classifier(encoder: str, fields: Sequence[str], labels: Sequen
 
 
 def _train(encoder: str, fields: Sequence[str], labels: Sequence[str], train: list[Example], held: list[Example],
-           training: CrossEncoderTraining, offline: bool, device: str, folder: Path) -> None:
+           training: CrossEncoderTraining, offline: bool, device: str, partial: Path) -> None:
     from transformers import (
         AutoModelForSequenceClassification,
         AutoTokenizer,
@@ -108,16 +104,12 @@ def _train(encoder: str, fields: Sequence[str], labels: Sequence[str], train: li
     seconds = time.perf_counter() - started
     model.eval()
     accuracy = _accuracy(model, tokenizer, fields, labels, held, training, device)
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
     report = {"head": "cross_encoder", "train": len(train), "held_out": len(held),
               "held_out_accuracy": round(accuracy, 4), "epochs": training.epochs,
               "training_seconds": round(seconds, 1), "threads": torch.get_num_threads(), "device": device}
     (partial / REPORT).write_text(json.dumps(report, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
 
 
 def _tokenize(tokenizer: Any, fields: Sequence[str], chunk: Sequence[Example], max_length: int) -> Any:

