@@ -77,7 +77,7 @@ def _verdict(classifier: Any, probs: Any, target: str) -> dict[str, Any]:
             "flipped": predicted == target}
 
 
-def score_and_split(ctx: BuildContext, settings: Verification, builder_id: str,
+def score_and_split(ctx: BuildContext, settings: RuleCounterfactual | LLMCounterfactual,
                     proposals: list[tuple[SourceExample, Counterfactual, Provenance, dict[str, Any]]],
                     out: BuildOutput) -> None:
     """Score proposals in one batch (every classifier, fluency); keep those whose flip the required models
@@ -111,7 +111,7 @@ def score_and_split(ctx: BuildContext, settings: Verification, builder_id: str,
             continue
         against = [f"{who} predicts {v['predicted']!r}" for who, v in zip(["classifier", *names], verdicts,
                                                                            strict=True) if not v["flipped"]]
-        out.rejected.append(RejectedCandidate(source.id, builder_id, "counterfactual",
+        out.rejected.append(RejectedCandidate(source.id, settings.id, "counterfactual",
                                      f"{'; '.join(against)}, not the target {cf.target_label!r}"
                                      + (f" (require {settings.require})" if verifiers else ""),
                                      provenance, payload=cf.model_dump(mode="json") | extra, scores=scores))
@@ -134,7 +134,7 @@ class RuleCounterfactualBuilder(Builder):
                                     target_label=target)
                 provenance = ctx.provenance(self.settings, "rule", "spacy+wordnet", rule=edits[0].edit_type)
                 proposals.append((source, cf, provenance, {}))
-        score_and_split(ctx, self.settings, self.settings.id, proposals, out)
+        score_and_split(ctx, self.settings, proposals, out)
         return out
 
 
@@ -160,18 +160,17 @@ class LLMCounterfactualBuilder(Builder):
         answers = ctx.generate(self.settings, messages)
         for (source, target), message, answer in zip(work, messages, answers, strict=True):
             provenance = ctx.llm_provenance(self.settings, message[-1]["content"], answer.seed)
-            raw = {"raw": answer.text, "response": answer.key}
             rewritten = first_line(answer.text)
             original = source.fields[field]
             if not rewritten or rewritten == original:
                 reason = "no rewrite in the output" if not rewritten else "the rewrite repeats the original"
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, reason, provenance,
-                                                      payload=raw))
+                                                      payload=answer.raw))
                 continue
             cf = Counterfactual(field=field, edited_text=rewritten, edits=word_edits(original, rewritten, "rewrite"),
                                 target_label=target)
-            proposals.append((source, cf, provenance, raw))
-        score_and_split(ctx, self.settings, self.settings.id, proposals, out)
+            proposals.append((source, cf, provenance, answer.raw))
+        score_and_split(ctx, self.settings, proposals, out)
         return out
 
 

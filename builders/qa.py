@@ -103,7 +103,7 @@ class LLMExplanationBuilder(Builder):
             triple, problem = self._parse(source, answer.text, question)
             if triple is None:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, problem, provenance,
-                                                      payload={"raw": answer.text, "response": answer.key}))
+                                                      payload=answer.raw))
             else:
                 by_source[source.id].append((triple, provenance, answer))
         self._filter(sources, by_source, ctx, out)
@@ -144,8 +144,7 @@ class LLMExplanationBuilder(Builder):
                     out.kept.append(ctx.candidate(source, triple, provenance, scores))
                     continue
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, reason, provenance,
-                                             payload=triple.model_dump(mode="json") | {"raw": answer.text,
-                                                                                       "response": answer.key},
+                                             payload=triple.model_dump(mode="json") | answer.raw,
                                              scores=scores))
 
 

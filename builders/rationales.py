@@ -97,18 +97,17 @@ class LLMRationaleBuilder(Builder):
         answers = ctx.generate(self.settings, messages)
         for source, message, answer in zip(sources, messages, answers, strict=True):
             provenance = ctx.llm_provenance(self.settings, message[-1]["content"], answer.seed)
-            raw = {"raw": answer.text, "response": answer.key}
             spans, missing = verbatim_spans(answer.text, source.fields)
             for quote in missing:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind,
                                              f"quote not found verbatim in the source: {quote!r}", provenance,
-                                             payload={"quote": quote} | raw))
+                                             payload={"quote": quote} | answer.raw))
             if spans:
                 out.kept.append(ctx.candidate(source, Rationale(spans=spans, label=source.label), provenance,
                                               {"quotes_kept": len(spans), "quotes_rejected": len(missing)}))
             elif not missing:
                 out.rejected.append(RejectedCandidate(source.id, self.settings.id, self.kind, "no quote in the output",
-                                             provenance, payload=raw))
+                                             provenance, payload=answer.raw))
         return out
 
 

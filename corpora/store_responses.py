@@ -33,6 +33,11 @@ class StoredResponse:
     usage: dict[str, Any] | None = None
     seconds: float | None = None
 
+    @property
+    def raw(self) -> dict[str, str]:
+        """What a refused candidate keeps of the answer: its raw text and its key here."""
+        return {"raw": self.text, "response": self.key}
+
 
 class ResponseTables:
     def __init__(self, store: CorpusStore):
