@@ -255,6 +255,14 @@ class CorpusStore:
         """All source examples in id order (the order every export uses)."""
         return (_source_from_row(row) for row in self.stream(f"SELECT {_SOURCE_COLUMNS} FROM sources"))
 
+    def field_layouts(self) -> list[tuple[list[str], str]]:
+        """Each distinct list of text-field names (in stored order) among the sources, with the first source
+        id (in id order) that has it, ordered by that id: one query, where reading every source costs
+        0.5 s per 10,000."""
+        rows = self.execute("SELECT json_keys(fields) AS names, min(id) AS first FROM sources "
+                            "GROUP BY names ORDER BY first")
+        return [(list(names), first) for names, first in rows]
+
     def source_ids_in_order(self, dataset: str | None = None, split: str | None = None,
                             limit: int | None = None) -> list[str]:
         """Source ids in dataset/split/row order, so that "the first 500 pairs" means what it says."""

@@ -149,3 +149,21 @@ def test_rebalancing_moves_unstarted_work_to_a_newcomer_once_per_item() -> None:
     holders = {key: {"x", "y"} - {donor} for key, donor, _ in moves}
     plan = fill(list(holders), ["x", "y", "z"], 2, holders, {k: {"x", "y"} for k in holders}, {}, "r")
     assert plan.give == {"x": [], "y": [], "z": sorted(holders, key=plan.give["z"].index)} and not plan.short
+
+
+def test_a_view_needs_one_field_layout_and_names_the_first_source_that_differs(tmp_path) -> None:
+    from whyset.annotation.views import make_view
+    from whyset.corpora.store import CorpusStore
+
+    with CorpusStore(tmp_path / "s.duckdb") as store:
+        with pytest.raises(WhysetError, match=r"no source examples to annotate"):
+            make_view(store, "rationale")
+        store.declare_labels(LABELS)
+        store.add_sources([SOURCE.model_copy(update={"id": "s1"}),
+                           SOURCE.model_copy(update={"id": "s3", "row": 2})])
+        assert make_view(store, "rationale").fields == ["premise", "hypothesis"]
+        swapped = {"hypothesis": FIELDS["hypothesis"], "premise": FIELDS["premise"]}
+        store.add_sources([SOURCE.model_copy(update={"id": "s4", "row": 3, "fields": swapped}),
+                           SOURCE.model_copy(update={"id": "s2", "row": 1, "fields": {"text": "Just one."}})])
+        with pytest.raises(WhysetError, match=r"^source s2: fields \['text'\] differ from \['premise', 'hypothesis'\]"):
+            make_view(store, "rationale")

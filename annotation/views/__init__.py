@@ -143,15 +143,14 @@ def view_for(kind: str, fields: list[str], labels: list[str], question: str = DE
 
 def source_fields(store: CorpusStore) -> list[str]:
     """Text-field names shared by the store's examples, in their stored order (one config per corpus)."""
-    names: list[str] | None = None
-    for source in store.iter_sources():
-        if names is None:
-            names = list(source.fields)
-        elif list(source.fields) != names:
-            raise WhysetError(f"source {source.id}: fields {list(source.fields)} differ from {names}; "
-                              "push needs one field layout per store")
-    if names is None:
+    layouts = store.field_layouts()
+    if not layouts:
         raise WhysetError(f"{store.path}: no source examples to annotate (import some first)")
+    names = layouts[0][0]
+    if len(layouts) > 1:  # the first source, in id order, whose fields differ from the first source's
+        other, source_id = layouts[1]
+        raise WhysetError(f"source {source_id}: fields {other} differ from {names}; push needs one field layout "
+                          "per store")
     return names
 
 
