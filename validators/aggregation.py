@@ -64,14 +64,14 @@ class GoldItem:
 
 
 def by_source(records: Iterable[ExplanationRecord], kind: str,
-              adjudicated: Collection[str]) -> dict[str, list[ExplanationRecord]]:
-    """Human answers of ``kind`` per source; where an adjudicated answer (record id in ``adjudicated``)
+              adjudication_rounds: Collection[str]) -> dict[str, list[ExplanationRecord]]:
+    """Human answers of ``kind`` per source; where an adjudicated answer (one of the ``adjudication_rounds``)
     exists, only it counts."""
     grouped: dict[str, list[ExplanationRecord]] = defaultdict(list)
     for record in records:
         if record.explanation.kind == kind and record.provenance.origin == "human":
             grouped[record.source_id].append(record)
-    return {sid: [r for r in rs if r.id in adjudicated] or rs for sid, rs in grouped.items()}
+    return {sid: [r for r in rs if r.round_id in adjudication_rounds] or rs for sid, rs in grouped.items()}
 
 
 @contextmanager
@@ -100,10 +100,10 @@ def dawid_skene(rows: Sequence[tuple[str, str, Any]], n_iter: int = 100) -> tupl
 
 
 def _label_gold(items: dict[str, GoldItem], rationales: dict[str, list[ExplanationRecord]],
-                adjudicated: Collection[str]) -> None:
+                adjudication_rounds: Collection[str]) -> None:
     rows = []
     for sid, records in rationales.items():
-        if all(r.id in adjudicated for r in records):
+        if all(r.round_id in adjudication_rounds for r in records):
             votes = Counter(r.explanation.label for r in records)
             items[sid].label, items[sid].label_method = votes.most_common(1)[0][0], "adjudicated"
             continue
@@ -118,7 +118,7 @@ def _label_gold(items: dict[str, GoldItem], rationales: dict[str, list[Explanati
 
 
 def _rationale_gold(items: dict[str, GoldItem], rationales: dict[str, list[ExplanationRecord]],
-                    sources: dict[str, SourceExample], adjudicated: Collection[str]) -> None:
+                    sources: dict[str, SourceExample], adjudication_rounds: Collection[str]) -> None:
     rows, units = [], {}
     for sid, records in rationales.items():
         for name, text in sources[sid].fields.items():
@@ -137,7 +137,7 @@ def _rationale_gold(items: dict[str, GoldItem], rationales: dict[str, list[Expla
         for start, end in merge_units(toks, chosen):
             inside = [x for (s, e), x in zip(toks, p, strict=True) if s >= start and e <= end]
             items[sid].rationale.append(GoldSpan(name, start, end, text[start:end], round(min(inside), 4)))
-        items[sid].rationale_method = ("adjudicated" if all(r.id in adjudicated for r in rationales[sid])
+        items[sid].rationale_method = ("adjudicated" if all(r.round_id in adjudication_rounds for r in rationales[sid])
                                        else "dawid-skene-tokens")
 
 
@@ -157,19 +157,19 @@ def _token_posteriors(rows: list[tuple[str, str, int]]) -> dict[str, float]:
 
 
 def _explanation_gold(items: dict[str, GoldItem], explanations: dict[str, list[ExplanationRecord]],
-                      adjudicated: Collection[str]) -> None:
+                      adjudication_rounds: Collection[str]) -> None:
     for sid, records in explanations.items():
         texts = sorted((r.provenance.agent_id, r.explanation.explanation) for r in records
                        if isinstance(r.explanation, QATriple))
         if not texts:
             continue
         if len(texts) == 1:
-            chosen, method = texts[0], "adjudicated" if records[0].id in adjudicated else "single"
+            chosen, method = texts[0], "adjudicated" if records[0].round_id in adjudication_rounds else "single"
         else:
             means = [np.mean([rouge_l(t, o) for j, (_, o) in enumerate(texts) if j != i])
                      for i, (_, t) in enumerate(texts)]
             chosen = texts[int(np.argmax(means))]
-            method = "adjudicated" if all(r.id in adjudicated for r in records) else "medoid-rouge-l"
+            method = "adjudicated" if all(r.round_id in adjudication_rounds for r in records) else "medoid-rouge-l"
         items[sid].explanation_annotator, items[sid].explanation = chosen
         items[sid].explanation_method = method
 
@@ -179,15 +179,15 @@ def aggregate_gold(records: Sequence[ExplanationRecord], sources: dict[str, Sour
     """One :class:`GoldItem` per source with a human answer, in source id order; answers from the
     ``adjudication_rounds`` win over aggregation."""
     humans = [r for r in records if r.provenance.origin == "human"]
-    adjudicated = {r.id for r in humans if r.round_id in set(adjudication_rounds)}
+    adjudication_rounds = set(adjudication_rounds)
     items = {sid: GoldItem(sid) for sid in sorted({r.source_id for r in humans})}
     for record in humans:
         if record.provenance.agent_id not in items[record.source_id].annotators:
             items[record.source_id].annotators.append(record.provenance.agent_id)
-    rationales = by_source(humans, "rationale", adjudicated)
-    _label_gold(items, rationales, adjudicated)
-    _rationale_gold(items, rationales, sources, adjudicated)
-    _explanation_gold(items, by_source(humans, "qa", adjudicated), adjudicated)
+    rationales = by_source(humans, "rationale", adjudication_rounds)
+    _label_gold(items, rationales, adjudication_rounds)
+    _rationale_gold(items, rationales, sources, adjudication_rounds)
+    _explanation_gold(items, by_source(humans, "qa", adjudication_rounds), adjudication_rounds)
     for item in items.values():
         item.annotators.sort()
     return list(items.values())

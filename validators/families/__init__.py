@@ -58,10 +58,9 @@ class ValidationData:
         return [r for r in self.store.iter_explanations("annotation") if r.provenance.origin == "human"]
 
     @cached_property
-    def adjudicated(self) -> set[str]:
-        """Ids of the human answers from adjudication rounds (they win over the other answers of their item)."""
-        rounds = self.store.adjudication_rounds()
-        return {r.id for r in self.human_annotations if r.round_id in rounds}
+    def adjudication_rounds(self) -> set[str]:
+        """Rounds whose answers are adjudications (they win over the other answers of their item)."""
+        return self.store.adjudication_rounds()
 
     rating_problems: dict[str, str] = field(default_factory=dict)
 

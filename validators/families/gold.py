@@ -25,7 +25,7 @@ mean posterior {{ fmt(r.label_confidence_mean) }}, overrules the majority vote o
 <tr><td class=l>explanation</td><td>{{ r.explanations }}</td><td class=l>{{ r.methods.explanation }}</td></tr></table>"""
 
     def compute(self, data: ValidationData) -> dict[str, Any]:
-        items = aggregate_gold(data.human_annotations, data.sources, data.store.adjudication_rounds())
+        items = aggregate_gold(data.human_annotations, data.sources, data.adjudication_rounds)
         if not items:
             raise Skipped("no human annotation to aggregate")
         labels = Counter(i.label_method for i in items if i.label is not None)

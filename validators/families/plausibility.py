@@ -34,7 +34,7 @@ class Plausibility(MetricFamily):
 <p><small>Gold: the content words more than half of {{ r.annotated }} annotated example(s)' annotators marked.</small></p>"""
 
     def compute(self, data: ValidationData) -> dict[str, Any]:
-        humans = by_source(data.human_annotations, "rationale", data.adjudicated)
+        humans = by_source(data.human_annotations, "rationale", data.adjudication_rounds)
         if not humans:
             raise Skipped("no human rationale annotations to compare candidates with")
         gold: dict[tuple[str, str], np.ndarray] = {}
