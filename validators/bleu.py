@@ -31,15 +31,17 @@ SEPARATOR = "\x00"  # matched by none of 13a's rules, and no whitespace to str.s
 
 def tokenize_13a(texts: Sequence[str]) -> list[str]:
     """sacrebleu's 13a tokens of each text (``_preprocess_segment``), its tokenizer called once on all texts
-    joined by `` \x00 ``: its rules look at one or two adjacent characters, and each text keeps the space on
-    either side that a call on its own would give it, so the output splits back exactly (``tests`` compare
-    with one call per text). One call instead of 29,526 is 1.7 s less on e-SNLI. Texts that contain the
-    separator are tokenized one by one."""
+    joined by a NUL character with a space on either side: its rules look at one or two adjacent characters,
+    and each text keeps the space on either side that a call on its own would give it, so the output splits
+    back exactly (``tests`` compare with one call per text). One call instead of one per text: 1.3 s instead
+    of 1.9 s for e-SNLI's 29,526 explanations. Texts that contain the separator are tokenized one by one.
+    (The outer call is unwrapped from its lru_cache so that the joined text is cached once, by the inner
+    tokenizer, as every text called one by one would be.)"""
     segments = [text.rstrip() for text in texts]
     if any(SEPARATOR in segment for segment in segments):
         return [BLEU_METRIC._preprocess_segment(text) for text in texts]
     tokenizer = BLEU_METRIC.tokenizer
-    joined = type(tokenizer).__call__.__wrapped__(tokenizer, f" {SEPARATOR} ".join(segments))  # not lru-cached
+    joined = type(tokenizer).__call__.__wrapped__(tokenizer, f" {SEPARATOR} ".join(segments))
     return [part.strip() for part in joined.split(SEPARATOR)]
 
 
