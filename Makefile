@@ -86,6 +86,7 @@ bench-endpoint: $(STAMP) $(LLM)
 
 bench-attribution: $(STAMP)
 	$(BIN)/python benchmarks/bench_attribution.py --esnli $(SHARED)/data/esnli-dev
+	$(BIN)/python benchmarks/bench_attribution.py --esnli $(SHARED)/data/esnli-dev --head cross_encoder --convergence
 
 bench-classifier: $(STAMP)
 	$(BIN)/python benchmarks/bench_classifier.py --esnli $(SHARED)/data/esnli-dev

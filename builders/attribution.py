@@ -63,11 +63,19 @@ def contrasts(logits: torch.Tensor) -> torch.Tensor:
 class IGSchedule:
     """Integrated Gradients with captum's Gauss-Legendre rule, stepped up until it converges: each example
     starts at ``start`` steps and doubles (8 -> 16 -> 32) while its convergence delta, |sum of attributions -
-    (f(x) - f(baseline))|, exceeds ``tolerance`` x |f(x) - f(baseline)|, up to ``most`` steps."""
+    (f(x) - f(baseline))|, exceeds ``tolerance`` x |f(x) - f(baseline)|, up to ``most`` steps. The default
+    tolerance is the IG paper's own criterion (Sundararajan et al., 2017, section 4: steps "enough to
+    approximate the integral (within 5%)").
+
+    ``tokens`` is the padded size of one forward+backward (examples x steps x tokens): examples of similar
+    length are grouped to fill it, and each group is cut to its own longest example, so short examples do not
+    pay for a long one's padding. On 2 CPU cores 2,048 measured best (about 1.4x the rate of the builder's
+    whole padded batch at once, e-SNLI pairs)."""
 
     start: int = 8
     most: int = 32
-    tolerance: float = 0.02
+    tolerance: float = 0.05
+    tokens: int = 2048
 
 
 @dataclass(frozen=True)
@@ -127,23 +135,49 @@ def _integrated_gradients(forward: Any, inputs: tuple[torch.Tensor, ...], base: 
                           deltas: list[float | None], steps: list[int | None]) -> list[torch.Tensor]:
     """Per-segment token scores [batch, tokens]; each example gets the fewest steps that converge."""
     scores = [torch.zeros(x.shape[:2], device=x.device) for x in inputs]
+    k = len(inputs)
+    lengths = sum(mask.sum(-1) for mask in args[:k])
     pending = torch.arange(len(target), device=target.device)
     n = schedule.start
     ig = IntegratedGradients(forward)
     while len(pending):
-        pick = tuple(x[pending] for x in inputs), tuple(x[pending] for x in base)
-        attributions = ig.attribute(pick[0], baselines=pick[1], target=target[pending], n_steps=n,
-                                    method="gausslegendre", additional_forward_args=tuple(t[pending] for t in args),
-                                    internal_batch_size=max(len(pending), min(len(pending) * n, 512)))
-        token_scores = [a.sum(-1).detach() for a in attributions]
-        delta = (sum(t.sum(-1) for t in token_scores) - gap[pending]).abs()
-        done = (delta <= schedule.tolerance * gap[pending].abs()) | (n >= schedule.most)
-        for segment, t in zip(scores, token_scores, strict=True):
-            segment[pending[done], :t.shape[1]] = t[done]
-        for b, d in zip(pending[done].tolist(), delta[done].tolist(), strict=True):
-            deltas[b], steps[b] = d, n
-        pending, n = pending[~done], min(n * 2, schedule.most)
+        unconverged = []
+        for group in length_groups(lengths, pending, n, schedule.tokens):
+            widths = group_widths(args[:k], group)
+            cut = [widths[i % k] for i in range(len(args))]
+            attributions = ig.attribute(tuple(x[group, :w] for x, w in zip(inputs, widths, strict=True)),
+                                        baselines=tuple(x[group, :w] for x, w in zip(base, widths, strict=True)),
+                                        target=target[group], n_steps=n, method="gausslegendre",
+                                        additional_forward_args=tuple(t[group, :w] for t, w in zip(args, cut, strict=True)),
+                                        internal_batch_size=len(group) * n)
+            token_scores = [a.sum(-1).detach() for a in attributions]
+            delta = (sum(t.sum(-1) for t in token_scores) - gap[group]).abs()
+            done = (delta <= schedule.tolerance * gap[group].abs()) | (n >= schedule.most)
+            for segment, t, w in zip(scores, token_scores, widths, strict=True):
+                segment[group[done], :w] = t[done]
+            for b, d in zip(group[done].tolist(), delta[done].tolist(), strict=True):
+                deltas[b], steps[b] = d, n
+            unconverged.append(group[~done])
+        pending, n = torch.cat(unconverged), min(n * 2, schedule.most)
     return scores
+
+
+def group_widths(masks: Sequence[torch.Tensor], group: torch.Tensor) -> list[int]:
+    """Per segment, the columns a group of examples needs: trailing columns that are padding for all of it are
+    dropped (right padding: the positions of the tokens kept do not change, and padding had exactly zero
+    attribution, so nothing is lost)."""
+    return [int(mask[group].sum(0).nonzero().max()) + 1 for mask in masks]
+
+
+def length_groups(lengths: torch.Tensor, pending: torch.Tensor, steps: int, tokens: int) -> list[torch.Tensor]:
+    """``pending`` examples, shortest first, cut into groups whose expansion (members x steps x longest
+    member's length) stays within ``tokens``; a group has at least one example."""
+    groups: list[list[int]] = [[]]
+    for b in pending[torch.argsort(lengths[pending], stable=True)].tolist():
+        if groups[-1] and (len(groups[-1]) + 1) * steps * int(lengths[b]) > tokens:
+            groups.append([])
+        groups[-1].append(b)
+    return [torch.tensor(g, device=pending.device) for g in groups]
 
 
 def _occlusion(forward: Any, inputs: tuple[torch.Tensor, ...], base: tuple[torch.Tensor, ...], args: tuple,
