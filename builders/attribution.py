@@ -69,7 +69,7 @@ class IGSchedule:
 
     ``tokens`` is the padded size of one forward+backward (examples x steps x tokens): examples of similar
     length are grouped to fill it, and each group is cut to its own longest example, so short examples do not
-    pay for a long one's padding. On 2 CPU cores 2,048 measured best (about 1.4x the rate of the builder's
+    pay for a long one's padding. On 2 CPU cores 2,048 measured best (1.3-1.5x the rate of the builder's
     whole padded batch at once, e-SNLI pairs)."""
 
     start: int = 8
