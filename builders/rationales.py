@@ -23,11 +23,13 @@ QUOTE = re.compile(r'^[\s\-*•\d.)]*["“\']?(.+?)["”\']?\s*$')
 
 class AttributionRationale(BuilderSettings):
     method: Literal["integrated_gradients", "gradient_x_input", "occlusion"] = "integrated_gradients"
-    steps: int = Field(default=32, ge=2, description="Integrated Gradients: the most steps an example may take")
-    start_steps: int = Field(default=8, ge=2, description="Integrated Gradients: steps tried first, doubled until "
-                                                          "the convergence delta is within delta_tolerance")
-    delta_tolerance: float = Field(default=0.05, gt=0, description="|delta| allowed, as a fraction of "
-                                                                   "|f(x) - f(baseline)|")
+    steps: int = Field(default=IGSchedule.most, ge=2,
+                       description="Integrated Gradients: the most steps an example may take")
+    start_steps: int = Field(default=IGSchedule.start, ge=2,
+                             description="Integrated Gradients: steps tried first, doubled until the convergence "
+                                         "delta is within delta_tolerance")
+    delta_tolerance: float = Field(default=IGSchedule.tolerance, gt=0,
+                                   description="|delta| allowed, as a fraction of |f(x) - f(baseline)|")
     select: Literal["top_fraction", "threshold"] = "top_fraction"
     fraction: float = Field(default=0.2, gt=0, le=1)
     threshold: float = Field(default=0.5, gt=0, le=1)
