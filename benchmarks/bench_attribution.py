@@ -73,10 +73,11 @@ def main() -> None:
         start = time.perf_counter()
         for enc in encoded:
             lengths = sum(m.sum(-1) for m in enc.attention_mask)
+            embedded = embeddings(classifier.encoder, enc)  # once per batch, as attribution does
             for group in length_groups(lengths, torch.arange(len(lengths)), steps16, tokens):
                 widths = group_widths(enc.attention_mask, group)
-                inputs = [e[group, :w].repeat(steps16, 1, 1).requires_grad_(True)
-                          for e, w in zip(embeddings(classifier.encoder, enc), widths, strict=True)]
+                inputs = [e[group, :w].detach().repeat(steps16, 1, 1).requires_grad_(True)
+                          for e, w in zip(embedded, widths, strict=True)]
                 cut = [[t[group, :w].repeat(steps16, 1) for t, w in zip(ts, widths, strict=True)]
                        for ts in (enc.attention_mask, enc.token_type_ids)]
                 classifier.logits_from_embeddings(inputs, *cut).sum().backward()
